@@ -1,0 +1,1 @@
+"""Workstation model pipeline for moodbox (not used on the device)."""
