@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# moodbox installer for Raspberry Pi OS Bookworm and plain Debian 12. Safe to run again.
+#
+#   ./setup.sh            install system packages, the .venv with the `moodbox` command, the demo library
+#   ./setup.sh --run      ... then start the daemon in the foreground on the embedded defaults
+#   ./setup.sh --test     ... plus the test tools (mosquitto, ffmpeg), then run the test suite
+#   ./setup.sh --service  ... then install and start the systemd service (user moodbox, /etc/moodbox)
+#
+# Options: --no-apt (skip apt-get; for machines set up by hand), --help.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$ROOT/.venv"
+MODE="install"
+USE_APT=1
+
+for arg in "$@"; do
+    case "$arg" in
+        --run) MODE="run" ;;
+        --test) MODE="test" ;;
+        --service) MODE="service" ;;
+        --no-apt) USE_APT=0 ;;
+        -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "setup.sh: unknown option '$arg' (see ./setup.sh --help)" >&2; exit 2 ;;
+    esac
+done
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else die "need root for: $* (run as root or install sudo)"; fi
+}
+
+is_raspberry_pi() { grep -qs "Raspberry Pi" /proc/device-tree/model; }
+apt_has() { [ -n "$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)')" ]; }
+missing_packages() { for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done; }
+
+# --- system packages --------------------------------------------------------
+APT_PACKAGES=(python3 python3-venv python3-pip mpv ca-certificates)
+if [ "$MODE" = "test" ]; then
+    APT_PACKAGES+=(mosquitto mosquitto-clients ffmpeg openssl systemd)
+fi
+
+if [ "$USE_APT" -eq 1 ] && command -v apt-get >/dev/null 2>&1; then
+    # The Pi camera stack comes from the Raspberry Pi repository only (python3-picamera2).
+    if apt_has python3-picamera2 || is_raspberry_pi; then
+        APT_PACKAGES+=(python3-picamera2 python3-libcamera)
+    else
+        say "no python3-picamera2 in apt (not Raspberry Pi OS): the Pi camera backend is skipped; USB webcams, video files and image folders still work"
+    fi
+    mapfile -t TODO < <(missing_packages "${APT_PACKAGES[@]}")
+    if [ "${#TODO[@]}" -gt 0 ]; then
+        say "installing system packages: ${TODO[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${TODO[@]}"
+    else
+        say "system packages already installed"
+    fi
+    # A test run starts its own broker; the packaged one need not run.
+fi
+
+# --- Python environment ----------------------------------------------------
+# The system Python is the one apt's picamera2 is built for; the venv sees its packages on a Pi.
+PYTHON=/usr/bin/python3
+[ -x "$PYTHON" ] || PYTHON="$(command -v python3)" || die "python3 not found"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    VENV_ARGS=()
+    if "$PYTHON" -c 'import picamera2' 2>/dev/null; then
+        VENV_ARGS+=(--system-site-packages)
+        say "picamera2 found: the venv sees system packages (numpy stays < 2 for it)"
+    fi
+    say "creating $VENV"
+    "$PYTHON" -m venv "${VENV_ARGS[@]}" "$VENV"
+fi
+
+REQUIREMENTS="$ROOT/requirements.txt"
+[ "$MODE" = "test" ] && REQUIREMENTS="$ROOT/requirements-dev.txt"
+STAMP="$VENV/.moodbox-installed"
+WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.txt" "$REQUIREMENTS" | sha256sum | cut -c1-16)"
+if [ ! -f "$STAMP" ] || ! grep -qx "$WANT" "$STAMP"; then
+    say "installing Python packages from $(basename "$REQUIREMENTS")"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
+    echo "$WANT" >> "$STAMP"
+else
+    say "Python packages up to date"
+fi
+"$VENV/bin/python" -c 'import numpy, sys; sys.exit(0 if int(numpy.__version__.split(".")[0]) < 2 else 1)' \
+    || die "numpy >= 2 in the venv; tflite-runtime and picamera2 need numpy < 2"
+"$VENV/bin/moodbox" check-config --quiet "$ROOT/config.yaml"
+
+# --- demo library (played when the configured music folders are empty) -------
+"$VENV/bin/moodbox" demo-library
+
+# --- what next ----------------------------------------------------------------
+case "$MODE" in
+    run)
+        say "starting the daemon on the embedded defaults (Ctrl-C stops it); it logs what it falls back to"
+        exec "$VENV/bin/moodbox" run --config "$ROOT/config.yaml"
+        ;;
+    test)
+        say "running the test suite"
+        cd "$ROOT"
+        set +e
+        "$VENV/bin/python" -m pytest -q  # extra options: PYTEST_ADDOPTS="-k mqtt" ./setup.sh --test
+        status=$?
+        set -e
+        [ "$status" -eq 5 ] && { echo "no tests collected" >&2; exit 1; }
+        exit "$status"
+        ;;
+    service)
+        "$ROOT/systemd/install.sh" "$ROOT"
+        ;;
+    install)
+        say "done. Start it with: $VENV/bin/moodbox run   (or ./setup.sh --service for systemd)"
+        ;;
+esac
