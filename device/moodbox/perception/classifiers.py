@@ -1,0 +1,114 @@
+"""Face classifiers on an aligned crop: emotion probabilities and age in years."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from moodbox.perception.detector import Detection
+from moodbox.perception.errors import ModelError
+from moodbox.perception.geometry import aligned_crop, eye_angle
+from moodbox.perception.model import TfliteModel
+from moodbox.readings import EMOTIONS
+
+COLORS = {"gray": 1, "rgb": 3, "bgr": 3}  # manifest "color" -> channels
+
+
+def softmax(values: np.ndarray) -> np.ndarray:
+    shifted = np.exp(values - values.max())
+    return shifted / shifted.sum()
+
+
+def as_probabilities(values: np.ndarray, activation: str) -> np.ndarray:
+    """Model output -> probabilities: softmax of logits, or renormalized (int8 softmax does not sum to 1)."""
+    if activation == "softmax":
+        values = np.clip(values, 0.0, None)
+        total = values.sum()
+        return values / total if total > 0 else np.full_like(values, 1.0 / len(values))
+    return softmax(values)
+
+
+class FaceModel:
+    """A model that looks at one face: crops it as its manifest says, runs, returns the flat output."""
+
+    def __init__(self, path: Path, name: str, entry: dict[str, Any], threads: int = 1):
+        spec_in, spec_out = entry["input"], entry["output"]
+        self.model = TfliteModel(path, name, spec_in, threads)
+        self.color = str(spec_in.get("color", "RGB")).lower()
+        if COLORS.get(self.color) != self.model.channels:
+            raise ModelError(f"{path}: manifest color {spec_in.get('color')!r} does not fit the model's "
+                             f"{self.model.channels} input channel(s)")
+        crop = spec_in.get("crop", {})
+        self.margin = float(crop.get("margin", 0.0))
+        self.aligned = bool(crop.get("aligned", True))
+        self.activation = str(spec_out.get("activation", "softmax")).lower()
+        if self.activation not in ("softmax", "none"):
+            raise ModelError(f"{path}: unknown output activation {self.activation!r} (softmax or none)")
+        self.output_size = int(np.prod(self.model.output_shapes()[0]))
+
+    def crop(self, frame_bgr: np.ndarray, face: Detection | None) -> np.ndarray:
+        """The model's input image: the face cut out of the frame, or the whole frame when face is None."""
+        width, height = self.model.width, self.model.height
+        if face is None:
+            shrinking = frame_bgr.shape[0] > height or frame_bgr.shape[1] > width
+            image = cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        else:
+            angle = eye_angle(*face.eyes) if self.aligned else 0.0
+            image = aligned_crop(frame_bgr, face.box, angle, self.margin, width, height)
+        if self.color == "gray":
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[:, :, None]
+        if self.color == "rgb":
+            return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return image
+
+    def output(self, frame_bgr: np.ndarray, face: Detection | None) -> np.ndarray:
+        return self.model.run(self.crop(frame_bgr, face))[0].reshape(-1).astype(np.float64)
+
+
+class EmotionModel(FaceModel):
+    """Emotion probabilities, mapped from the model's label order to EMOTIONS."""
+
+    def __init__(self, path: Path, name: str, entry: dict[str, Any], threads: int = 1):
+        super().__init__(path, name, entry, threads)
+        labels = [str(label).lower() for label in entry["output"].get("labels", [])]
+        unknown = sorted(set(labels) - set(EMOTIONS))
+        if unknown or len(set(labels)) != len(labels):
+            raise ModelError(f"{path}: emotion labels {labels} must be distinct names from {', '.join(EMOTIONS)}")
+        if len(labels) != self.output_size:
+            raise ModelError(f"{path}: {len(labels)} labels in the manifest but the model outputs {self.output_size} values")
+        self.labels = labels
+
+    def predict(self, frame_bgr: np.ndarray, face: Detection | None) -> dict[str, float]:
+        probs = as_probabilities(self.output(frame_bgr, face), self.activation)
+        by_label = dict(zip(self.labels, probs.tolist()))
+        return {emotion: float(by_label.get(emotion, 0.0)) for emotion in EMOTIONS}
+
+
+class AgeModel(FaceModel):
+    """Age in years: the expectation of a softmax over age values, or a single regressed value."""
+
+    def __init__(self, path: Path, name: str, entry: dict[str, Any], threads: int = 1):
+        super().__init__(path, name, entry, threads)
+        spec_out = entry["output"]
+        self.decode = str(spec_out.get("decode", "softmax_expectation"))
+        if self.decode == "softmax_expectation":
+            values = np.asarray(spec_out.get("values", []), np.float64)
+            if len(values) == 2 and self.output_size > 2:  # [first, last] of an evenly spaced table
+                values = np.linspace(values[0], values[1], self.output_size)
+            if len(values) != self.output_size:
+                raise ModelError(f"{path}: {len(values)} age values in the manifest but the model outputs "
+                                 f"{self.output_size} values")
+            self.values = values
+        elif self.decode == "regression":
+            if self.output_size != 1:
+                raise ModelError(f"{path}: a regression age model must output one value, not {self.output_size}")
+        else:
+            raise ModelError(f"{path}: unknown age decode {self.decode!r} (softmax_expectation or regression)")
+
+    def predict(self, frame_bgr: np.ndarray, face: Detection | None) -> float:
+        output = self.output(frame_bgr, face)
+        if self.decode == "regression":
+            return max(0.0, float(output[0]))
+        return float(np.dot(as_probabilities(output, self.activation), self.values))

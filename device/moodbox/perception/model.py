@@ -1,0 +1,122 @@
+"""One .tflite model: interpreter, input scaling from the manifest, int8 (de)quantization, timing."""
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodbox.perception.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+TIMING_WINDOW = 50  # runs in the moving average of timings_ms()
+
+
+def _interpreter_class() -> Any:
+    """tflite_runtime's Interpreter, or ai_edge_litert's (its successor) when only that is installed."""
+    try:
+        from tflite_runtime.interpreter import Interpreter
+    except ImportError:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:
+            raise ModelError("neither tflite-runtime nor ai-edge-litert is installed (pip install tflite-runtime)") from None
+    return Interpreter
+
+
+class MovingAverage:
+    """Mean of the last `window` values."""
+
+    def __init__(self, window: int = TIMING_WINDOW):
+        self._values: deque[float] = deque(maxlen=window)
+
+    def add(self, value: float) -> None:
+        self._values.append(value)
+
+    @property
+    def value(self) -> float:
+        return sum(self._values) / len(self._values) if self._values else 0.0
+
+
+def input_scaler(spec: dict[str, Any], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, offset) so that float input = pixel * scale + offset, from the manifest's input spec.
+
+    "range": [lo, hi] maps pixels 0..255 linearly to lo..hi; "mean"/"std" means (pixel - mean) / std
+    (one value or one per channel).
+    """
+    if "range" in spec:
+        low, high = (float(v) for v in spec["range"])
+        return np.float32((high - low) / 255.0), np.float32(low)
+    if "mean" in spec and "std" in spec:
+        mean = np.asarray(spec["mean"], np.float32)
+        std = np.asarray(spec["std"], np.float32)
+        if np.any(std == 0):
+            raise ModelError(f"{where}: input std must not be 0")
+        return (1.0 / std).astype(np.float32), (-mean / std).astype(np.float32)
+    raise ModelError(f"{where}: input needs 'range' or 'mean' and 'std'")
+
+
+class TfliteModel:
+    """A loaded .tflite model with one image input; outputs come back dequantized as float32."""
+
+    def __init__(self, path: Path, name: str, input_spec: dict[str, Any], threads: int = 1):
+        self.name = name
+        self.path = path
+        try:
+            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: cannot load model {name!r}: {exc}") from None
+        inputs = self._interpreter.get_input_details()
+        if len(inputs) != 1 or len(inputs[0]["shape"]) != 4:
+            raise ModelError(f"{path}: model {name!r} must have one NHWC image input")
+        self._input = inputs[0]
+        self._outputs = self._interpreter.get_output_details()
+        _, self.height, self.width, self.channels = (int(v) for v in self._input["shape"])
+        size = input_spec.get("size")
+        if size is not None and [int(v) for v in size] != [self.height, self.width]:
+            raise ModelError(f"{path}: manifest says input size {size}, the model has {[self.height, self.width]}")
+        self._scale, self._offset = input_scaler(input_spec, f"{path} ({name})")
+        self.timing = MovingAverage()
+
+    @property
+    def input_dtype(self) -> type:
+        return self._input["dtype"]
+
+    def output_index(self, name: str) -> int:
+        """Position (in outputs()) of the output tensor called `name`."""
+        for position, detail in enumerate(self._outputs):
+            if detail["name"] == name:
+                return position
+        raise ModelError(f"{self.path}: model {self.name!r} has no output tensor {name!r}")
+
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        return [tuple(int(v) for v in detail["shape"]) for detail in self._outputs]
+
+    def run(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Run on one HxWxC uint8 image (already the model's size and colour); float32 outputs."""
+        values = pixels.astype(np.float32) * self._scale + self._offset
+        self._interpreter.set_tensor(self._input["index"], self._quantize(values)[None])
+        started = time.perf_counter()
+        self._interpreter.invoke()
+        self.timing.add((time.perf_counter() - started) * 1000.0)
+        return [self._dequantize(detail) for detail in self._outputs]
+
+    def _quantize(self, values: np.ndarray) -> np.ndarray:
+        dtype = self._input["dtype"]
+        if dtype == np.float32:
+            return values.astype(np.float32)
+        scale, zero_point = self._input["quantization"]
+        info = np.iinfo(dtype)
+        return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+
+    def _dequantize(self, detail: dict[str, Any]) -> np.ndarray:
+        raw = self._interpreter.get_tensor(detail["index"])
+        if raw.dtype == np.float32:
+            return raw.copy()
+        scale, zero_point = detail["quantization"]
+        return ((raw.astype(np.float32) - zero_point) * scale).astype(np.float32)
