@@ -1,0 +1,141 @@
+"""History: what was played, liked, disliked and skipped, per room mood, in SQLite (WAL) in state_dir.
+
+`mood` is the room's emotion when it happened (MoodState.emotion, e.g. "happy"): a song skipped while
+the room was sad still has its chance when the room is happy.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+EARLY_SKIP_S = 30.0  # a skip before this counts against the track in that mood
+FINISHED_SHARE = 0.9  # listened to this share of the track = a completed play
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS plays (
+    id INTEGER PRIMARY KEY,
+    track_id INTEGER NOT NULL,
+    mood TEXT NOT NULL,
+    listened_s REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    skipped INTEGER NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    track_id INTEGER NOT NULL,
+    mood TEXT NOT NULL,
+    likes INTEGER NOT NULL DEFAULT 0,
+    dislikes INTEGER NOT NULL DEFAULT 0,
+    early_skips INTEGER NOT NULL DEFAULT 0,
+    completions INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (track_id, mood)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    likes: int = 0
+    dislikes: int = 0
+    early_skips: int = 0
+    completions: int = 0
+
+    @property
+    def score(self) -> float:
+        """Positive = play it more, negative = less; clipped to -5..5."""
+        raw = 2.0 * self.likes - 3.0 * self.dislikes - 1.0 * self.early_skips + 0.25 * self.completions
+        return max(-5.0, min(5.0, raw))
+
+    def describe(self) -> str:
+        parts = []
+        if self.likes:
+            parts.append(f"liked {self.likes}x")
+        if self.dislikes:
+            parts.append(f"disliked {self.dislikes}x")
+        if self.early_skips:
+            parts.append(f"skipped early {self.early_skips}x")
+        if self.completions:
+            parts.append(f"played through {self.completions}x")
+        return ", ".join(parts)
+
+
+class History:
+    def __init__(self, db_path: str | Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record_play(self, track_id: int, mood_label: str, listened_s: float, duration_s: float,
+                    skipped: bool) -> None:
+        """One play ended. A skip within the first 30 s counts against the track in this mood."""
+        early_skip = bool(skipped) and listened_s < EARLY_SKIP_S
+        finished = not skipped and duration_s > 0 and listened_s >= FINISHED_SHARE * duration_s
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.execute("INSERT INTO plays (track_id, mood, listened_s, duration_s, skipped, at) "
+                               "VALUES (?, ?, ?, ?, ?, ?)",
+                               (track_id, mood_label, float(listened_s), float(duration_s), int(bool(skipped)),
+                                time.time()))
+            if early_skip or finished:
+                self._bump(track_id, mood_label, "early_skips" if early_skip else "completions")
+            self._conn.execute("COMMIT")
+
+    def like(self, track_id: int, mood: str) -> None:
+        with self._lock:
+            self._bump(track_id, mood, "likes")
+
+    def dislike(self, track_id: int, mood: str) -> None:
+        with self._lock:
+            self._bump(track_id, mood, "dislikes")
+
+    def _bump(self, track_id: int, mood: str, column: str) -> None:
+        assert column in ("likes", "dislikes", "early_skips", "completions")
+        self._conn.execute("INSERT INTO feedback (track_id, mood) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                           (track_id, mood))
+        self._conn.execute(f"UPDATE feedback SET {column} = {column} + 1 WHERE track_id = ? AND mood = ?",
+                           (track_id, mood))
+
+    def feedback(self, mood: str) -> dict[int, Feedback]:
+        """Track id -> what happened to it while the room was in this mood."""
+        with self._lock:
+            rows = self._conn.execute("SELECT track_id, likes, dislikes, early_skips, completions FROM feedback "
+                                      "WHERE mood = ?", (mood,)).fetchall()
+        return {row[0]: Feedback(*row[1:]) for row in rows}
+
+    def disliked_anywhere(self) -> set[int]:
+        """Tracks disliked in any mood (the recommender weighs these down a little everywhere)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT track_id FROM feedback WHERE dislikes > 0").fetchall()
+        return {row[0] for row in rows}
+
+    def recent_track_ids(self, limit: int) -> list[int]:
+        """The last `limit` tracks played, most recent first."""
+        if limit <= 0:
+            return []
+        with self._lock:
+            rows = self._conn.execute("SELECT track_id FROM plays ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [row[0] for row in rows]
+
+    def play_count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM plays").fetchone()[0])

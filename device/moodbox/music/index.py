@@ -1,0 +1,208 @@
+"""LibraryIndex: the scanned library in SQLite (WAL), safe against a crash or power cut mid-scan.
+
+Paths are stored as raw bytes (os.fsencode), so file names that are not UTF-8 survive intact.
+All methods are thread-safe (one connection behind a lock).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from moodbox.music.track import Track
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracks (
+    id INTEGER PRIMARY KEY,
+    path_bytes BLOB NOT NULL UNIQUE,
+    root TEXT NOT NULL,
+    relative_path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    artist TEXT NOT NULL DEFAULT '',
+    album TEXT NOT NULL DEFAULT '',
+    album_artist TEXT NOT NULL DEFAULT '',
+    year INTEGER,
+    genre TEXT NOT NULL DEFAULT '',
+    bpm REAL,
+    duration REAL NOT NULL DEFAULT 0,
+    track_number INTEGER,
+    explicit INTEGER NOT NULL DEFAULT 0,
+    mood_tag TEXT NOT NULL DEFAULT '',
+    replaygain_track_db REAL,
+    replaygain_album_db REAL,
+    valence REAL NOT NULL DEFAULT 0.5,
+    energy REAL NOT NULL DEFAULT 0.5,
+    mood TEXT NOT NULL DEFAULT 'neutral',
+    mood_source TEXT NOT NULL DEFAULT 'unknown',
+    era_year INTEGER,
+    scanned_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    path_bytes BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Columns a scan writes from the tags (the mood columns are written separately).
+TAG_COLUMNS = ("title", "artist", "album", "album_artist", "year", "genre", "bpm", "duration", "track_number",
+               "explicit", "mood_tag", "replaygain_track_db", "replaygain_album_db")
+MOOD_COLUMNS = ("valence", "energy", "mood", "mood_source", "era_year")
+TRACK_COLUMNS = ("id", "path_bytes") + TAG_COLUMNS + MOOD_COLUMNS
+
+
+class LibraryIndex:
+    def __init__(self, db_path: str | Path) -> None:
+        self.db_path = Path(db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False, isolation_level=None,
+                                     timeout=30)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> LibraryIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- reading -------------------------------------------------------------------------------
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0])
+
+    def tracks(self) -> list[Track]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks ORDER BY id").fetchall()
+        return [_track(row) for row in rows]
+
+    def get(self, track_id: int) -> Track | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks WHERE id = ?",
+                                     (track_id,)).fetchone()
+        return _track(row) if row else None
+
+    def by_path(self, path: str | Path) -> Track | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks WHERE path_bytes = ?",
+                                     (os.fsencode(path),)).fetchone()
+        return _track(row) if row else None
+
+    def generation(self) -> int:
+        """Goes up whenever a scan changed the index (lets readers cache the track list)."""
+        with self._lock:
+            return int(self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+
+    def failures(self) -> list[tuple[Path, str]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT path_bytes, reason FROM failures ORDER BY path_bytes").fetchall()
+        return [(Path(os.fsdecode(bytes(p))), r) for p, r in rows]
+
+    def mood_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT mood, COUNT(*) FROM tracks GROUP BY mood").fetchall()
+        return {m: n for m, n in rows}
+
+    def source_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT mood_source, COUNT(*) FROM tracks GROUP BY mood_source").fetchall()
+        return {m: n for m, n in rows}
+
+    # --- used by the scanner -------------------------------------------------------------------
+    def file_states(self) -> tuple[dict[bytes, tuple[int, int, int]], dict[bytes, tuple[int, int, str]]]:
+        """(tracks: path -> (id, size, mtime_ns), failures: path -> (size, mtime_ns, reason))."""
+        with self._lock:
+            tracks = {bytes(p): (i, s, m) for i, p, s, m in
+                      self._conn.execute("SELECT id, path_bytes, size, mtime_ns FROM tracks")}
+            failures = {bytes(p): (s, m, r) for p, s, m, r in
+                        self._conn.execute("SELECT path_bytes, size, mtime_ns, reason FROM failures")}
+        return tracks, failures
+
+    def mood_inputs(self) -> list[tuple[Any, ...]]:
+        """(id, root, relative_path, mood_tag, artist, album_artist, genre, year, current mood columns...)."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT id, root, relative_path, mood_tag, artist, album_artist, genre, year, "
+                f"{', '.join(MOOD_COLUMNS)} FROM tracks").fetchall()
+
+    def transaction(self) -> Transaction:
+        """`with index.transaction() as tx:` groups writes; a crash inside leaves the index as before."""
+        return Transaction(self)
+
+    def bump_generation(self) -> None:
+        with self._lock:
+            self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+class Transaction:
+    def __init__(self, index: LibraryIndex) -> None:
+        self.index = index
+        self.conn = index._conn
+
+    def __enter__(self) -> Transaction:
+        self.index._lock.acquire()
+        self.conn.execute("BEGIN")
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.index._lock.release()
+
+    def put_track(self, path_bytes: bytes, root: str, relative_path: str, size: int, mtime_ns: int,
+                  tags: dict[str, Any], mood: dict[str, Any]) -> None:
+        """Insert or update (keeping the id, so history stays attached) one track."""
+        columns = ("path_bytes", "root", "relative_path", "size", "mtime_ns", "scanned_at") + TAG_COLUMNS + MOOD_COLUMNS
+        values = [path_bytes, root, relative_path, size, mtime_ns, time.time()]
+        values += [tags[c] for c in TAG_COLUMNS] + [mood[c] for c in MOOD_COLUMNS]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        self.conn.execute(
+            f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            f"ON CONFLICT(path_bytes) DO UPDATE SET {updates}", values)
+        self.conn.execute("DELETE FROM failures WHERE path_bytes = ?", (path_bytes,))
+
+    def put_failure(self, path_bytes: bytes, size: int, mtime_ns: int, reason: str) -> None:
+        self.conn.execute("DELETE FROM tracks WHERE path_bytes = ?", (path_bytes,))
+        self.conn.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (path_bytes, size, mtime_ns, reason))
+
+    def remove_paths(self, paths: Iterable[bytes]) -> None:
+        for path in paths:
+            self.conn.execute("DELETE FROM tracks WHERE path_bytes = ?", (path,))
+            self.conn.execute("DELETE FROM failures WHERE path_bytes = ?", (path,))
+
+    def set_mood(self, track_id: int, valence: float, energy: float, mood: str, source: str,
+                 era_year: int | None) -> None:
+        self.conn.execute("UPDATE tracks SET valence = ?, energy = ?, mood = ?, mood_source = ?, era_year = ? "
+                          "WHERE id = ?", (valence, energy, mood, source, era_year, track_id))
+
+
+def _track(row: tuple[Any, ...]) -> Track:
+    values = dict(zip(TRACK_COLUMNS, row))
+    path = Path(os.fsdecode(bytes(values.pop("path_bytes"))))
+    values["explicit"] = bool(values["explicit"])
+    return Track(path=path, **values)

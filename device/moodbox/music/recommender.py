@@ -1,0 +1,216 @@
+"""Recommender: the room's mood + policy + listeners' ages + history -> an ordered queue with reasons.
+
+Each queue position has a target point in valence/energy space (0..1):
+  match: the room's mood on Russell's circumplex (readings.EMOTION_VALENCE_AROUSAL, -1..1 -> 0..1);
+  lift:  iso principle, start at the room's mood and step toward a positive target;
+  calm:  start at the room's mood and step toward low energy.
+A share `era_share` of positions prefers tracks from when a listener was 10-25 (reminiscence bump).
+Hard rules: no explicit track with anyone under 13; no artist twice within `artist_gap`, no track twice
+within `repeat_window` (both counted over recent plays + the queue), relaxed only when nothing else is left.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from moodbox.config import RecommendConfig
+from moodbox.music.history import Feedback, History
+from moodbox.music.index import LibraryIndex
+from moodbox.music.moods import mood_for_point, to_track_space
+from moodbox.music.track import Track
+from moodbox.readings import MoodState
+
+log = logging.getLogger(__name__)
+
+LIFT_GOAL = (0.80, 0.65)  # happy, moderately energetic
+CALM_GOAL = (0.55, 0.15)  # pleasant, low energy
+RAMP_SHARE = 0.6  # lift/calm reach their goal after this share of the queue
+CHILD_AGE = 13  # anyone younger present -> no explicit tracks
+ERA_START_AGE, ERA_END_AGE = 10, 25  # the reminiscence bump
+NEAR = 0.25  # distance in mood space still called "near"
+JITTER = 0.04  # random spread among almost equally good tracks (seeded)
+FEEDBACK_WEIGHT = 0.06  # per point of history score (-5..5)
+UNKNOWN_PENALTY = 0.08  # prefer tracks whose mood is known
+TOP_K = 256  # candidates examined per position before a full sort
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    track: Track
+    reason: str
+
+
+@dataclass
+class _Library:
+    """The index as arrays, cached until the index changes."""
+
+    generation: int
+    tracks: list[Track]
+    valence: np.ndarray
+    energy: np.ndarray
+    era_year: np.ndarray  # float, nan where unknown
+    explicit: np.ndarray
+    unknown: np.ndarray
+    artist_keys: list[str]
+    position: dict[int, int]  # track id -> array position
+
+
+class Recommender:
+    def __init__(self, index: LibraryIndex, history: History, config: RecommendConfig | None = None,
+                 now_year: int | None = None) -> None:
+        self.index = index
+        self.history = history
+        self.config = config or RecommendConfig()
+        self.now_year = now_year
+        self._library: _Library | None = None
+
+    def recommend(self, mood: MoodState, count: int | None = None, policy: str | None = None,
+                  seed: int | None = None) -> list[QueueEntry]:
+        count = count if count is not None else self.config.queue_length
+        policy = policy or self.config.policy
+        if policy not in ("match", "lift", "calm"):
+            raise ValueError(f"unknown policy {policy!r}; one of match, lift, calm")
+        seed = seed if seed is not None else self.config.seed
+        rng = np.random.default_rng(seed)
+        lib = self._load()
+        if not lib.tracks or count <= 0:
+            return []
+        year = self.now_year or datetime.date.today().year
+        child_present = any(age < CHILD_AGE for age in mood.ages)
+        allowed = ~lib.explicit if child_present else np.ones(len(lib.tracks), dtype=bool)
+        windows = _era_windows(mood.ages, year)
+        feedback = self.history.feedback(mood.emotion)
+        bonus = self._feedback_bonus(lib, feedback)
+        recent = [lib.position[t] for t in self.history.recent_track_ids(
+            max(self.config.repeat_window, self.config.artist_gap)) if t in lib.position]
+        recent.reverse()  # oldest first, like the queue that follows it
+        chosen: list[int] = []
+        queue: list[QueueEntry] = []
+        era_turn = 0
+        for slot, (target, step_note) in enumerate(_targets(mood, policy, count)):
+            window = None
+            if windows and _is_era_slot(slot, self.config.era_share):
+                window = windows[era_turn % len(windows)]
+                era_turn += 1
+            distance = np.hypot(lib.valence - target[0], lib.energy - target[1])
+            score = -distance - UNKNOWN_PENALTY * lib.unknown + bonus + JITTER * rng.random(len(lib.tracks))
+            pick, notes = self._pick(lib, score, allowed, window, recent + chosen, set(chosen))
+            if pick is None:
+                log.info("library exhausted after %d of %d tracks", len(queue), count)
+                break
+            chosen.append(pick)
+            track = lib.tracks[pick]
+            queue.append(QueueEntry(track, _reason(track, target, policy, step_note, window if "era" in notes else None,
+                                                   float(distance[pick]), feedback.get(track.id),
+                                                   [n for n in notes if n != "era"])))
+        return queue
+
+    def _feedback_bonus(self, lib: _Library, feedback: dict[int, Feedback]) -> np.ndarray:
+        bonus = np.zeros(len(lib.tracks))
+        for track_id, fb in feedback.items():
+            if track_id in lib.position:
+                bonus[lib.position[track_id]] = FEEDBACK_WEIGHT * fb.score
+        for track_id in self.history.disliked_anywhere() - set(feedback):
+            if track_id in lib.position:  # disliked in another mood: a little less likely here too
+                bonus[lib.position[track_id]] -= FEEDBACK_WEIGHT
+        return bonus
+
+    def _pick(self, lib: _Library, score: np.ndarray, allowed: np.ndarray, window: tuple[int, int] | None,
+              context: list[int], queued: set[int]) -> tuple[int | None, list[str]]:
+        """Best allowed track; the era, then the artist gap, then the repeat window give way only if needed."""
+        repeat = set(context[-self.config.repeat_window:]) if self.config.repeat_window else set()
+        gap_artists = {lib.artist_keys[i] for i in context[-self.config.artist_gap:]} if self.config.artist_gap else set()
+        gap_artists.discard("")
+        era_mask = None
+        if window is not None:
+            era_mask = (lib.era_year >= window[0]) & (lib.era_year <= window[1])
+        # (era, artist gap, repeat window, note)
+        attempts = [(True, True, True, ""), (False, True, True, ""),
+                    (False, False, True, "artist gap relaxed: library too small"),
+                    (False, False, False, "played recently: library too small")]
+        order = np.argsort(-score, kind="stable")
+        for use_era, use_gap, use_repeat, note in attempts:
+            if use_era and era_mask is None:
+                continue
+            for i in order.tolist():
+                if i in queued or not allowed[i]:
+                    continue
+                if use_era and not era_mask[i]:
+                    continue
+                if use_repeat and i in repeat:
+                    continue
+                if use_gap and lib.artist_keys[i] in gap_artists:
+                    continue
+                return i, [n for n in (note, "era" if use_era else "") if n]
+        return None, []
+
+    def _load(self) -> _Library:
+        generation = self.index.generation()
+        if self._library is None or self._library.generation != generation:
+            tracks = self.index.tracks()
+            self._library = _Library(
+                generation=generation,
+                tracks=tracks,
+                valence=np.array([t.valence for t in tracks], dtype=float),
+                energy=np.array([t.energy for t in tracks], dtype=float),
+                era_year=np.array([t.era_year if t.era_year else np.nan for t in tracks], dtype=float),
+                explicit=np.array([t.explicit for t in tracks], dtype=bool),
+                unknown=np.array([t.mood_source == "unknown" for t in tracks], dtype=float),
+                artist_keys=[(t.artist or t.album_artist).strip().casefold() for t in tracks],
+                position={t.id: i for i, t in enumerate(tracks)},
+            )
+        return self._library
+
+
+def _targets(mood: MoodState, policy: str, count: int) -> list[tuple[tuple[float, float], str]]:
+    """(valence, energy) target per queue position, with a note on the step for lift/calm."""
+    start = to_track_space(mood.valence, mood.arousal)
+    if policy == "match":
+        return [(start, "")] * count
+    goal = LIFT_GOAL if policy == "lift" else CALM_GOAL
+    ramp = max(1, round(count * RAMP_SHARE))
+    targets = []
+    for slot in range(count):
+        share = min(1.0, slot / ramp)
+        point = (start[0] + (goal[0] - start[0]) * share, start[1] + (goal[1] - start[1]) * share)
+        targets.append((point, f"step {min(slot, ramp) + 1}/{ramp + 1}"))
+    return targets
+
+
+def _era_windows(ages: tuple[float, ...], year: int) -> list[tuple[int, int]]:
+    """Years each listener was 10-25; listeners too young to have one are left out."""
+    windows = []
+    for age in ages:
+        born = year - int(round(age))
+        start, end = born + ERA_START_AGE, min(year, born + ERA_END_AGE)
+        if start <= year:
+            windows.append((start, end))
+    return windows
+
+
+def _is_era_slot(slot: int, share: float) -> bool:
+    """Spread era positions evenly: share 0.5 -> every other one, starting with the first."""
+    return math.ceil(round((slot + 1) * share, 9)) > math.ceil(round(slot * share, 9))
+
+
+def _reason(track: Track, target: tuple[float, float], policy: str, step_note: str, window: tuple[int, int] | None,
+            distance: float, feedback: Feedback | None, notes: list[str]) -> str:
+    aim = mood_for_point(*target)
+    fit = "fits" if distance <= NEAR else f"nearest available (distance {distance:.2f})"
+    parts = [f"{policy}{' ' + step_note if step_note else ''}: aiming at {aim}; "
+             f"{track.mood} ({_source_text(track.mood_source)}) {fit}"]
+    if window is not None:
+        parts.append(f"from {track.era_year}, a listener's {ERA_START_AGE}-{ERA_END_AGE} years ({window[0]}-{window[1]})")
+    if feedback is not None and feedback.describe():
+        parts.append(f"in this mood: {feedback.describe()}")
+    parts.extend(notes)
+    return "; ".join(parts)
+
+
+def _source_text(source: str) -> str:
+    return {"tag": "mood tag", "sidecar": "moods.csv", "folder": "folder name", "artist": "artist prior",
+            "genre": "genre prior", "unknown": "mood unknown"}.get(source, source)
