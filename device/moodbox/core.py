@@ -1,0 +1,917 @@
+"""The core: owns the state of the box, takes commands, emits events. Knows no adapter.
+
+Two threads do the work, so no caller (MQTT, GPIO, CLI) ever waits:
+- the *loop* thread runs every command and every state change, one at a time, in order;
+- the *worker* thread runs the long jobs (a camera burst, a recommendation, a library scan)
+  and posts their results back to the loop.
+
+Every public method only puts a command on the loop's queue and returns (set_volume returns the
+volume that will be applied). State goes out to listeners as (topic, dict); snapshot() has them all.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from moodbox.config import EMOTIONS, Config
+from moodbox.mood import MoodAggregator
+from moodbox.readings import FaceReading, MoodState
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, dict[str, Any]], None]
+STATE_TOPICS = ("mood", "player", "volume", "policy", "override", "detection", "camera", "diagnostics", "library")
+POLICIES = ("match", "lift", "calm")
+FACES_DIR = Path(__file__).resolve().parent / "data" / "faces"
+
+TICK_S = 0.5  # how often the loop looks at its timers
+PERSIST_INTERVAL_S = 10.0  # player.json while playing (SD cards do not like much more)
+SKIP_WITHIN_S = 30.0  # a track left before this many seconds counts as skipped
+HEARTBEAT_STALE_S = 15.0  # the loop is considered hung when it has not ticked for this long
+DEBUG_FRAMES_KEPT = 200
+PLAYER_STATE_FILE = "player.json"
+LIBRARY_DB_FILE = "library.db"
+
+
+@dataclass
+class BurstResult:
+    """What a camera burst brought back to the loop."""
+
+    frames: list[list[FaceReading]] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    analysis_seconds: float = 0.0
+    camera_name: str = ""
+
+    @property
+    def analysis_fps(self) -> float:
+        return len(self.frames) / self.analysis_seconds if self.analysis_seconds > 0 else 0.0
+
+
+def mood_to_dict(mood: MoodState) -> dict[str, Any]:
+    return {
+        "emotion": mood.emotion,
+        "confidence": round(mood.confidence, 3),
+        "probs": {e: round(mood.probs.get(e, 0.0), 3) for e in EMOTIONS},
+        "valence": round(mood.valence, 3),
+        "arousal": round(mood.arousal, 3),
+        "faces": mood.faces,
+        "ages": [round(a, 1) for a in mood.ages],
+        "age_groups": list(mood.age_groups),
+        "source": mood.source,
+        "timestamp": round(mood.timestamp, 3),
+    }
+
+
+def mood_from_dict(data: dict[str, Any]) -> MoodState:
+    """The inverse of mood_to_dict (for the saved state); raises KeyError/ValueError/TypeError on junk."""
+    emotion = str(data["emotion"])
+    if emotion not in EMOTIONS:
+        raise ValueError(f"unknown emotion {emotion!r}")
+    probs = {e: float(data["probs"][e]) for e in EMOTIONS}
+    source = data.get("source", "camera")
+    return MoodState(
+        emotion=emotion,
+        confidence=float(data["confidence"]),
+        probs=probs,
+        valence=float(data["valence"]),
+        arousal=float(data["arousal"]),
+        faces=int(data.get("faces", 0)),
+        ages=tuple(float(a) for a in data.get("ages", ())),
+        source=source if source in ("camera", "override", "default") else "camera",
+        timestamp=float(data.get("timestamp", 0.0)),
+    )
+
+
+def cpu_temperature() -> float | None:
+    """CPU temperature in °C from the kernel's first thermal zone, None where there is none."""
+    try:
+        return int(Path("/sys/class/thermal/thermal_zone0/temp").read_text().strip()) / 1000.0
+    except (OSError, ValueError):
+        return None
+
+
+def resident_memory_mb(pid: int | str = "self") -> float | None:
+    """Resident memory (VmRSS) of a process in MiB, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to a temporary file next to `path`, then rename it over `path` (no half files)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class Core:
+    """See the module docstring and ARCHITECTURE.md for the contract."""
+
+    def __init__(self, config: Config, fallback_faces_dir: Path | None = FACES_DIR) -> None:
+        self.config = config
+        self.state_dir = config.state_path
+        self.fallback_faces_dir = fallback_faces_dir
+        self.aggregator = MoodAggregator.from_config(config.mood)
+        self.started_at = time.monotonic()
+
+        self._listeners: list[Listener] = []
+        self._emit_lock = threading.RLock()
+        self._state_lock = threading.Lock()
+        self._states: dict[str, dict[str, Any]] = {}
+
+        self._commands: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.Queue()
+        self._jobs: queue.PriorityQueue[tuple[int, int, str, Callable[[], None]]] = queue.PriorityQueue()
+        self._job_counter = itertools.count()
+        self._stopping = threading.Event()
+        self._abort_burst = threading.Event()
+        self._ready = threading.Event()
+        self._loop_thread: threading.Thread | None = None
+        self._worker_thread: threading.Thread | None = None
+        self._heartbeat = time.monotonic()
+        self._current_job: tuple[str, float] | None = None
+
+        # Parts, created in start().
+        self.player: Any = None
+        self.perception: Any = None
+        self._perception_error: str | None = None
+        self._camera: Any = None  # worker thread only
+        self.index: Any = None  # worker thread only
+        self.recommender: Any = None
+        self.history: Any = None
+
+        # State owned by the loop thread.
+        self._camera_mood = MoodState.from_emotion("neutral", source="default")
+        self._override: MoodState | None = None
+        self._override_until: float | None = None  # monotonic
+        self._policy: str = config.recommend.policy
+        self._detection = True
+        self._volume = min(config.audio.start_volume, config.audio.max_volume)
+        self._burst_in_flight = False
+        self._camera_status: dict[str, Any] = {"status": "idle"}
+        self._camera_retry_at: float | None = None
+        self._queue_reasons: list[str] = []
+        self._last_burst: BurstResult | None = None
+        self._last_persist = 0.0
+        self._last_persisted: dict[str, Any] | None = None
+        self._next_recheck: float | None = None
+        self._last_diagnostics = 0.0
+        self._library_state: dict[str, Any] = {"status": "opening", "tracks": 0}
+
+    # ----- public API (any thread, never blocks) -----------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call listener(topic, data) on every state change and event. It must not block."""
+        with self._emit_lock:
+            self._listeners.append(listener)
+
+    def snapshot(self) -> dict[str, Any]:
+        """All state topics as they are now."""
+        self._refresh_diagnostics(emit=False)
+        with self._state_lock:
+            return {topic: dict(self._states.get(topic, {})) for topic in STATE_TOPICS}
+
+    def refresh_mood(self, reason: str = "command") -> None:
+        self._post(self._do_refresh, reason)
+
+    def play(self) -> None:
+        self._post(self._player_call, "play")
+
+    def pause(self) -> None:
+        self._post(self._player_call, "pause")
+
+    def toggle(self) -> None:
+        self._post(self._player_call, "toggle")
+
+    def next(self) -> None:
+        self._post(self._player_call, "next")
+
+    def previous(self) -> None:
+        self._post(self._player_call, "previous")
+
+    def stop(self) -> None:
+        self._post(self._player_call, "stop")
+
+    def set_volume(self, volume: int) -> int:
+        """Queue a volume change; returns the volume that will be applied (0..audio.max_volume)."""
+        applied = int(max(0, min(int(round(volume)), self.config.audio.max_volume)))
+        self._post(self._do_set_volume, applied)
+        return applied
+
+    def set_policy(self, policy: str) -> None:
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; one of {', '.join(POLICIES)}")
+        self._post(self._do_set_policy, policy)
+
+    def set_mood_override(self, emotion: str | None, timeout_s: float | None = None) -> None:
+        """Force a mood (None clears it); it ends by itself after timeout_s seconds when given."""
+        if emotion is not None and emotion not in EMOTIONS:
+            raise ValueError(f"unknown emotion {emotion!r}; one of {', '.join(EMOTIONS)}")
+        if timeout_s is not None and timeout_s <= 0:
+            raise ValueError(f"override timeout must be positive, got {timeout_s}")
+        self._post(self._do_set_override, emotion, timeout_s)
+
+    def set_detection(self, enabled: bool) -> None:
+        """The privacy switch: off closes the camera and reads no frames until it is on again."""
+        if not enabled:
+            self._abort_burst.set()  # at once, not after the queued commands
+        self._post(self._do_set_detection, bool(enabled))
+
+    def like(self) -> None:
+        self._post(self._do_rate, True)
+
+    def dislike(self) -> None:
+        self._post(self._do_rate, False)
+
+    def rescan_library(self) -> None:
+        self._post(self._do_rescan)
+
+    def button(self, kind: Literal["press", "hold"]) -> None:
+        self._post(self._do_button, kind)
+
+    # ----- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the player and the threads, resume the saved queue, then read the room.
+        Raises PlayerError when mpv cannot run at all (nothing to do without it)."""
+        from moodbox.player import MpvPlayer
+
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.player = MpvPlayer(self.config.audio, on_event=self._on_player_event)
+        self.player.start()
+        self.player.set_volume(self._volume)
+        self._load_perception()
+        self._resume()
+        self._publish_all()
+        self._loop_thread = threading.Thread(target=self._loop, name="core-loop", daemon=True)
+        self._worker_thread = threading.Thread(target=self._work, name="core-worker", daemon=True)
+        self._loop_thread.start()
+        self._worker_thread.start()
+        self._submit(0, "open library", self._job_open_library)
+        self.refresh_mood("start")
+        if self.config.mood.recheck_interval_s > 0:
+            self._next_recheck = time.monotonic() + self.config.mood.recheck_interval_s
+
+    def close(self) -> None:
+        """Stop everything within about 2 s: save the queue, stop mpv, close the camera."""
+        if self._stopping.is_set():
+            return
+        log.info("stopping the core")
+        self._stopping.set()
+        self._abort_burst.set()
+        self._commands.put(None)
+        if self._loop_thread is not None:
+            self._loop_thread.join(timeout=1.0)
+        self._persist(force=True)
+        if self.player is not None:
+            self.player.close()
+        self._jobs.put((-1, -1, "stop", lambda: None))
+        if self._worker_thread is not None:
+            self._worker_thread.join(timeout=0.5)
+            if self._worker_thread.is_alive() and self._current_job:
+                log.warning("worker still busy with '%s' at exit; leaving it", self._current_job[0])
+        self._close_camera()
+        self._close_history()
+
+    def alive(self) -> bool:
+        """For the systemd watchdog: both threads running and the loop ticking."""
+        threads = (self._loop_thread, self._worker_thread)
+        if any(t is None or not t.is_alive() for t in threads):
+            return False
+        return time.monotonic() - self._heartbeat < HEARTBEAT_STALE_S
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the first queue is loaded (or it is clear there is nothing to play)."""
+        return self._ready.wait(timeout)
+
+    # ----- plumbing -------------------------------------------------------------------------------
+
+    def _post(self, function: Callable[..., None], *args: Any) -> None:
+        if not self._stopping.is_set():
+            self._commands.put((function, args))
+
+    def _submit(self, priority: int, name: str, job: Callable[[], None]) -> None:
+        """Run a long job on the worker; lower priority numbers first, FIFO within one."""
+        self._jobs.put((priority, next(self._job_counter), name, job))
+
+    def _emit(self, topic: str, data: dict[str, Any]) -> None:
+        with self._emit_lock:
+            listeners = list(self._listeners)
+            for listener in listeners:
+                try:
+                    listener(topic, data)
+                except Exception:  # noqa: BLE001 - a broken adapter must not break the core
+                    log.exception("listener %r failed on topic %s", listener, topic)
+
+    def _set_state(self, topic: str, data: dict[str, Any], emit: bool = True) -> None:
+        with self._state_lock:
+            changed = self._states.get(topic) != data
+            self._states[topic] = data
+        if changed and emit:
+            self._emit(topic, data)
+
+    def _event(self, event_type: str, **data: Any) -> None:
+        self._emit("event", {"type": event_type, **data})
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                command = self._commands.get(timeout=TICK_S)
+            except queue.Empty:
+                command = ()  # type: ignore[assignment]
+            self._heartbeat = time.monotonic()
+            if command is None or self._stopping.is_set():
+                return
+            try:
+                if command:
+                    function, args = command
+                    function(*args)
+                self._tick()
+            except Exception:  # noqa: BLE001 - one bad command must not stop the box
+                log.exception("core command failed")
+
+    def _work(self) -> None:
+        while True:
+            priority, _, name, job = self._jobs.get()
+            if priority < 0 or self._stopping.is_set():
+                return
+            self._current_job = (name, time.monotonic())
+            try:
+                job()
+            except Exception:  # noqa: BLE001
+                log.exception("background job '%s' failed", name)
+            finally:
+                self._current_job = None
+
+    # ----- loop: timers ---------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if self._override_until is not None and now >= self._override_until:
+            log.info("mood override %s timed out", self._override.emotion if self._override else "?")
+            self._do_set_override(None, None)
+        if (self._detection and self._camera_retry_at is not None and now >= self._camera_retry_at
+                and not self._burst_in_flight):
+            self._camera_retry_at = None
+            self._submit(0, "camera retry", self._job_camera_probe)
+        if self._next_recheck is not None and now >= self._next_recheck:
+            self._next_recheck = now + self.config.mood.recheck_interval_s
+            if self.player is not None and self.player.status().state == "playing":
+                self._do_refresh("recheck")
+        if now - self._last_persist >= PERSIST_INTERVAL_S:
+            self._persist()
+        self._refresh_player_state()
+        if now - self._last_diagnostics >= self.config.mqtt.diagnostics_interval_s:
+            self._last_diagnostics = now
+            self._refresh_diagnostics(emit=True)
+
+    # ----- loop: commands -------------------------------------------------------------------------
+
+    def _do_refresh(self, reason: str) -> None:
+        if self._burst_in_flight:
+            log.debug("refresh (%s): a burst is already running", reason)
+            return
+        if not self._detection or self.perception is None:
+            why = "detection is off" if not self._detection else f"perception unavailable ({self._perception_error})"
+            log.info("refresh (%s): %s, new queue for the current mood", reason, why)
+            self._new_queue(reason)
+            return
+        self._burst_in_flight = True
+        self._abort_burst.clear()
+        self._submit(0, "burst", lambda: self._job_burst(reason))
+
+    def _player_call(self, name: str) -> None:
+        getattr(self.player, name)()
+        self._refresh_player_state()
+
+    def _do_set_volume(self, volume: int) -> None:
+        self._volume = self.player.set_volume(volume)
+        self._publish_volume()
+
+    def _do_set_policy(self, policy: str) -> None:
+        if policy == self._policy:
+            return
+        log.info("policy: %s -> %s", self._policy, policy)
+        self._policy = policy
+        self._set_state("policy", {"policy": policy})
+        self._new_queue("policy")
+
+    def _do_set_override(self, emotion: str | None, timeout_s: float | None) -> None:
+        before = self._effective_mood().emotion
+        if emotion is None:
+            if self._override is None:
+                return
+            self._override, self._override_until = None, None
+            log.info("mood override cleared")
+        else:
+            self._override = MoodState.from_emotion(emotion, "override", self._camera_mood.ages, time.time())
+            self._override_until = time.monotonic() + timeout_s if timeout_s else None
+            log.info("mood override: %s%s", emotion, f" for {timeout_s:.0f} s" if timeout_s else "")
+        self._publish_override()
+        self._publish_mood()
+        after = self._effective_mood()
+        if after.emotion != before:
+            self._event("mood_changed", emotion=after.emotion, previous=before, source=after.source)
+        if emotion is not None:
+            self._new_queue("override")
+        else:
+            self._do_refresh("override_cleared")  # back to the room: look at it again
+
+    def _do_set_detection(self, enabled: bool) -> None:
+        if enabled == self._detection:
+            return
+        self._detection = enabled
+        log.info("detection %s", "on" if enabled else "off (camera closed, no frames read)")
+        self._set_state("detection", {"enabled": enabled})
+        if enabled:
+            self._set_camera_status({"status": "idle"})
+            self._do_refresh("detection_on")
+        else:
+            self._camera_retry_at = None
+            self._submit(0, "close camera", self._close_camera)
+            self._set_camera_status({"status": "off"})
+
+    def _do_rate(self, liked: bool) -> None:
+        status = self.player.status()
+        if status.item is None or status.item.track_id is None:
+            log.info("%s: nothing from the library is playing", "like" if liked else "dislike")
+            return
+        track_id = status.item.track_id
+        log.info("%s: %s", "like" if liked else "dislike", status.item.label)
+        self._submit(0, "rate", lambda: self._job_rate(track_id, liked))
+        if not liked:
+            self.player.next()
+
+    def _do_rescan(self) -> None:
+        self._submit(1, "scan", lambda: self._job_scan(full=True))
+
+    def _do_button(self, kind: str) -> None:
+        action = self.config.gpio.press_action if kind == "press" else self.config.gpio.hold_action
+        log.info("button %s -> %s", kind, action)
+        self._event("button", kind=kind, action=action)
+        if action == "refresh":
+            self._do_refresh("button")
+        elif action == "next":
+            self._player_call("next")
+        else:
+            self._player_call("toggle")
+
+    # ----- loop: results of jobs and player events ---------------------------------------------
+
+    def _on_burst_done(self, reason: str, result: BurstResult) -> None:
+        self._burst_in_flight = False
+        self._last_burst = result
+        if result.error is not None:
+            self._camera_retry_at = time.monotonic() + self.config.camera.retry_interval_s
+            self._set_camera_status({"status": "error", "message": result.error,
+                                     "retry_in_s": self.config.camera.retry_interval_s})
+            log.error("camera: %s (retrying every %.0f s; music keeps playing)", result.error,
+                      self.config.camera.retry_interval_s)
+            if self._queue_empty():
+                self._new_queue(reason)
+            return
+        if not self._detection:
+            return  # switched off while looking: forget what was seen
+        self._set_camera_status({"status": "ok", "source": result.camera_name})
+        before = self._effective_mood().emotion
+        update = self.aggregator.update(self._camera_mood, result.frames, now=time.time())
+        self._camera_mood = update.mood
+        log.info("mood (%s): %s [%d frames, %d faces, analysis %.1f fps]", reason, update.reason,
+                 len(result.frames), update.mood.faces, result.analysis_fps)
+        self._publish_mood()
+        after = self._effective_mood()
+        if after.emotion != before:
+            self._event("mood_changed", emotion=after.emotion, previous=before, source=after.source)
+        self._refresh_diagnostics(emit=True)
+        if after.emotion != before or self._queue_empty() or reason == "queue_end":
+            self._new_queue(reason)
+        else:
+            self._ready.set()
+
+    def _on_queue_ready(self, items: list[Any], reasons: list[str], reason: str) -> None:
+        if not items:
+            log.warning("no music to play for mood %s (library: %s)", self._effective_mood().emotion,
+                        self._library_state.get("status"))
+            self._ready.set()
+            return
+        self._queue_reasons = reasons
+        self.player.load(items, play=True)
+        log.info("new queue (%s): %d tracks for %s, first: %s", reason, len(items),
+                 self._effective_mood().emotion, items[0].label)
+        self._refresh_player_state()
+        self._persist(force=True)
+        self._ready.set()
+
+    def _on_player_event(self, name: str, data: dict[str, Any]) -> None:
+        """Called on the player's notifier thread: hand over to the loop."""
+        self._post(self._handle_player_event, name, data)
+
+    def _handle_player_event(self, name: str, data: dict[str, Any]) -> None:
+        if name == "track_ended":
+            item = data.get("item") or {}
+            track_id = item.get("track_id")
+            position = float(data.get("position") or 0.0)
+            skipped = bool(data.get("skipped")) and position < SKIP_WITHIN_S
+            if track_id is not None and item.get("source", "library") == "library":
+                self._submit(0, "record play", lambda: self._job_record_play(track_id, skipped, position))
+        elif name == "queue_ended":
+            if self.config.mood.refresh_on_queue_end:
+                self._do_refresh("queue_end")
+            else:
+                self._new_queue("queue_end")
+        elif name == "track_failed":
+            item = data.get("item") or {}
+            log.warning("track failed: %s: %s", item.get("path"), data.get("error"))
+        elif name == "player_restarted":
+            log.warning("player restarted (%s restarts so far), resumed at item %s", data.get("restarts"),
+                        data.get("index"))
+            self._refresh_diagnostics(emit=True)
+        elif name == "volume":
+            self._volume = int(data.get("volume", self._volume))
+            self._publish_volume()
+        self._refresh_player_state()
+
+    def _new_queue(self, reason: str) -> None:
+        """Ask the worker for a queue for the current mood; it comes back to _on_queue_ready."""
+        mood, policy = self._effective_mood(), self._policy
+        self._submit(0, "recommend", lambda: self._job_recommend(mood, policy, reason))
+
+    # ----- worker jobs ------------------------------------------------------------------------
+
+    def _job_burst(self, reason: str) -> None:
+        result = self._capture_burst()
+        self._post(self._on_burst_done, reason, result)
+
+    def _capture_burst(self) -> BurstResult:
+        from moodbox.camera import CameraError
+
+        cfg = self.config.camera
+        result = BurstResult()
+        count = max(1, round(cfg.burst_seconds * cfg.burst_fps))
+        interval = 1.0 / cfg.burst_fps
+        began = time.monotonic()
+        try:
+            camera = self._open_camera()
+            result.camera_name = camera.name
+            self._event("capture", active=True)
+            try:
+                for number in range(count):
+                    # Frames are taken on a fixed schedule; waiting also watches for the privacy switch.
+                    if self._abort_burst.wait(max(0.0, began + number * interval - time.monotonic())):
+                        break
+                    frame = camera.read(timeout=cfg.capture_timeout_s)
+                    if self._abort_burst.is_set():
+                        break
+                    start = time.monotonic()
+                    faces = self.perception.analyze(frame)
+                    result.analysis_seconds += time.monotonic() - start
+                    result.frames.append(faces)
+                    if cfg.save_frames:
+                        self._save_debug_frame(frame, faces)
+            finally:
+                self._event("capture", active=False)
+        except CameraError as exc:
+            result.error = str(exc) or type(exc).__name__
+            self._close_camera()
+        except Exception as exc:  # noqa: BLE001 - a failed analysis must not end the daemon
+            log.exception("burst failed")
+            result.error = f"{type(exc).__name__}: {exc}"
+        result.seconds = time.monotonic() - began
+        return result
+
+    def _job_camera_probe(self) -> None:
+        from moodbox.camera import CameraError
+
+        try:
+            camera = self._open_camera()
+            camera.read(timeout=self.config.camera.capture_timeout_s)  # dropped at once
+            self._post(self._on_camera_probe, None, camera.name)
+        except CameraError as exc:
+            self._close_camera()
+            self._post(self._on_camera_probe, str(exc) or type(exc).__name__, "")
+
+    def _on_camera_probe(self, error: str | None, name: str) -> None:
+        if not self._detection:
+            return
+        if error is None:
+            log.info("camera is back (%s)", name)
+            self._set_camera_status({"status": "ok", "source": name})
+        else:
+            self._camera_retry_at = time.monotonic() + self.config.camera.retry_interval_s
+            self._set_camera_status({"status": "error", "message": error,
+                                     "retry_in_s": self.config.camera.retry_interval_s})
+
+    def _open_camera(self) -> Any:
+        from moodbox.camera import open_camera
+
+        if self._camera is None:
+            self._camera = open_camera(self.config.camera, self.fallback_faces_dir)
+            log.info("camera opened: %s", self._camera.name)
+        return self._camera
+
+    def _close_camera(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            try:
+                camera.close()
+                log.info("camera closed")
+            except Exception:  # noqa: BLE001
+                log.exception("closing the camera failed")
+
+    def _save_debug_frame(self, frame: np.ndarray, faces: list[FaceReading]) -> None:
+        """camera.save_frames (debug only): the frame with its faces drawn, under state_dir/debug-frames."""
+        import cv2
+
+        folder = self.state_dir / "debug-frames"
+        folder.mkdir(parents=True, exist_ok=True)
+        image = frame.copy()
+        for face in faces:
+            x, y, w, h = face.box
+            cv2.rectangle(image, (x, y), (x + w, y + h), (0, 255, 0), 2)
+            cv2.putText(image, f"{face.emotion_label} {face.age_years:.0f}", (x, max(12, y - 4)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 0), 1)
+        cv2.imwrite(str(folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}.jpg"), image)
+        for old in sorted(folder.glob("*.jpg"))[:-DEBUG_FRAMES_KEPT]:
+            old.unlink(missing_ok=True)
+
+    # Library, recommender and history: everything that touches the index runs on the worker.
+
+    def _job_open_library(self) -> None:
+        from moodbox.music import History, LibraryIndex, Recommender
+
+        self.index = LibraryIndex(self.state_dir / LIBRARY_DB_FILE)
+        self.history = History(self.state_dir)
+        self.recommender = Recommender(self.index, self.config.recommend)
+        if self._library_count() == 0:
+            self._job_scan(full=False)
+        else:
+            self._publish_library({"status": "ready", "tracks": self._library_count()})
+            self._submit(1, "scan", lambda: self._job_scan(full=False))
+
+    def _library_roots(self) -> tuple[list[Path], bool]:
+        """The configured folders that exist, or the demo library (generated when missing)."""
+        roots = [p for p in self.config.library_paths if p.is_dir()]
+        if roots:
+            return roots, False
+        demo = self.config.resolve_path(self.config.library.demo_path)
+        log.warning("no music folder found (library.path: %s); playing the demo library %s. "
+                    "Set library.path in the config to your music.",
+                    ", ".join(str(p) for p in self.config.library_paths) or "empty", demo)
+        if not demo.is_dir() or not any(demo.iterdir()):
+            from moodbox.music import make_demo_library
+
+            log.info("generating the demo library in %s", demo)
+            make_demo_library(demo)
+        return [demo], True
+
+    def _job_scan(self, full: bool) -> None:
+        from moodbox.music import scan
+
+        roots, demo = self._library_roots()
+        self._publish_library({"status": "scanning", "tracks": self._library_count(),
+                               "roots": [str(r) for r in roots], "demo": demo})
+
+        def progress(*_: Any) -> None:
+            if self._stopping.is_set():
+                raise InterruptedError("stopping")
+
+        try:
+            summary = scan(roots, self.index, progress)
+        except InterruptedError:
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.exception("library scan failed")
+            self._publish_library({"status": "error", "message": str(exc), "tracks": self._library_count()})
+            return
+        tracks = self._library_count()
+        if tracks == 0 and not demo:
+            log.warning("no playable music found in %s", ", ".join(str(r) for r in roots))
+        state = {"status": "ready" if tracks else "empty", "tracks": tracks, "roots": [str(r) for r in roots],
+                 "demo": demo, "last_scan": round(time.time())}
+        state.update(_scan_summary(summary))
+        self._publish_library(state)
+
+    def _library_count(self) -> int:
+        return int(self.index.count()) if self.index is not None else 0
+
+    def _job_recommend(self, mood: MoodState, policy: str, reason: str) -> None:
+        from moodbox.player import PlayItem
+
+        if self.recommender is None:
+            self._post(self._on_queue_ready, [], [], reason)
+            return
+        entries = self.recommender.recommend(mood, policy, self.config.recommend.queue_length, self.history)
+        items = [
+            PlayItem(path=str(e.track.path), title=e.track.title, artist=e.track.artist, album=e.track.album,
+                     mood=e.track.mood, source="library", track_id=e.track.id, duration=e.track.duration or None)
+            for e in entries
+        ]
+        self._post(self._on_queue_ready, items, [e.reason for e in entries], reason)
+
+    def _job_record_play(self, track_id: int, skipped: bool, position: float) -> None:
+        if self.history is not None:
+            self.history.record_play(track_id, skipped=skipped)
+
+    def _job_rate(self, track_id: int, liked: bool) -> None:
+        if self.history is not None:
+            (self.history.like if liked else self.history.dislike)(track_id)
+
+    def _close_history(self) -> None:
+        closer = getattr(self.history, "close", None)
+        if callable(closer):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001
+                log.exception("closing the history failed")
+
+    # ----- perception -------------------------------------------------------------------------------
+
+    def _load_perception(self) -> None:
+        try:
+            from moodbox.perception import Perception
+
+            self.perception = Perception.from_config(self.config)
+        except Exception as exc:  # noqa: BLE001 - the music plays on without eyes
+            self.perception = None
+            self._perception_error = f"{type(exc).__name__}: {exc}"
+            log.error("perception unavailable, the mood stays %s: %s (check perception.models_dir: %s)",
+                      self._camera_mood.emotion, self._perception_error, self.config.models_path)
+
+    # ----- state and persistence -------------------------------------------------------------
+
+    def _effective_mood(self) -> MoodState:
+        return self._override if self._override is not None else self._camera_mood
+
+    def _queue_empty(self) -> bool:
+        status = self.player.status()
+        return status.queue_length == 0
+
+    def _publish_all(self) -> None:
+        self._publish_mood()
+        self._publish_volume()
+        self._set_state("policy", {"policy": self._policy})
+        self._publish_override()
+        self._set_state("detection", {"enabled": self._detection})
+        self._set_camera_status(self._camera_status)
+        self._publish_library(self._library_state)
+        self._refresh_player_state()
+        self._refresh_diagnostics(emit=True)
+
+    def _publish_mood(self) -> None:
+        self._set_state("mood", mood_to_dict(self._effective_mood()))
+
+    def _publish_volume(self) -> None:
+        self._set_state("volume", {"volume": self._volume, "max": self.config.audio.max_volume})
+
+    def _publish_override(self) -> None:
+        if self._override is None:
+            self._set_state("override", {"active": False, "emotion": None, "until": None})
+        else:
+            until = None
+            if self._override_until is not None:
+                until = round(time.time() + self._override_until - time.monotonic())
+            self._set_state("override", {"active": True, "emotion": self._override.emotion, "until": until})
+
+    def _set_camera_status(self, status: dict[str, Any]) -> None:
+        self._camera_status = status
+        self._set_state("camera", status)
+
+    def _publish_library(self, state: dict[str, Any]) -> None:
+        self._library_state = state
+        self._set_state("library", state)
+
+    def _refresh_player_state(self) -> None:
+        """The player topic changes on track/state changes; the position alone is kept quietly."""
+        if self.player is None:
+            return
+        status = self.player.status()
+        item = status.item
+        index = status.index
+        state = {
+            "state": status.state,
+            "index": index,
+            "queue_length": status.queue_length,
+            "title": item.title if item else None,
+            "artist": item.artist if item else None,
+            "album": item.album if item else None,
+            "track_mood": item.mood if item else None,
+            "track_id": item.track_id if item else None,
+            "reason": self._queue_reasons[index] if index is not None and index < len(self._queue_reasons) else None,
+            "duration": status.duration,
+        }
+        with self._state_lock:
+            before = self._states.get("player", {})
+            changed = {k: v for k, v in before.items() if k != "position"} != state
+            self._states["player"] = {**state, "position": status.position}
+        if changed:
+            self._emit("player", {**state, "position": status.position})
+
+    def _refresh_diagnostics(self, emit: bool) -> None:
+        burst = self._last_burst
+        timings: dict[str, float] = {}
+        if self.perception is not None:
+            try:
+                timings = {k: round(v, 1) for k, v in self.perception.timings_ms().items()}
+            except Exception:  # noqa: BLE001
+                log.debug("perception timings unavailable", exc_info=True)
+        status = self.player.status() if self.player is not None else None
+        diagnostics = {
+            "uptime_s": round(time.monotonic() - self.started_at),
+            "cpu_temperature_c": cpu_temperature(),
+            "memory_mb": round(resident_memory_mb() or 0.0, 1),
+            "timings_ms": timings,
+            "analysis_fps": round(burst.analysis_fps, 2) if burst else None,
+            "last_burst_s": round(burst.seconds, 2) if burst else None,
+            "perception": "ok" if self.perception is not None else f"unavailable: {self._perception_error}",
+            "library_tracks": self._library_state.get("tracks", 0),
+            "player_restarts": status.restarts if status else 0,
+        }
+        self._set_state("diagnostics", diagnostics, emit=emit)
+
+    def _persist(self, force: bool = False) -> None:
+        """Save queue, position, mood and policy to state_dir/player.json (not the volume)."""
+        if self.player is None:
+            return
+        self._last_persist = time.monotonic()
+        data = {
+            "version": 1,
+            "player": self.player.export_state(),
+            "reasons": self._queue_reasons,
+            "camera_mood": mood_to_dict(self._camera_mood),
+            "policy": self._policy,
+        }
+        if not force and data == self._last_persisted:
+            return
+        try:
+            write_json_atomic(self.state_dir / PLAYER_STATE_FILE, {**data, "saved_at": round(time.time())})
+            self._last_persisted = data
+        except OSError as exc:
+            log.error("cannot save the player state to %s: %s", self.state_dir / PLAYER_STATE_FILE, exc)
+
+    def _resume(self) -> None:
+        """Load the saved queue (playing again if it was playing), mood and policy."""
+        path = self.state_dir / PLAYER_STATE_FILE
+        if not path.exists():
+            return
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the saved player state %s: %s", path, exc)
+            return
+        try:
+            self._camera_mood = mood_from_dict(data["camera_mood"])
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("saved mood unusable (%s); starting neutral", exc)
+        if data.get("policy") in POLICIES:
+            self._policy = data["policy"]
+        saved = data.get("player") if isinstance(data.get("player"), dict) else {}
+        args = self.player.restore_args(saved)
+        items = [item for item in args["items"] if item.source != "library" or Path(item.path).exists()]
+        if len(items) != len(args["items"]):
+            log.warning("saved queue: %d files are gone; starting that queue from its first track",
+                        len(args["items"]) - len(items))
+            args = {"items": items, "index": 0, "position": 0.0}
+        if not items:
+            return
+        reasons = data.get("reasons")
+        self._queue_reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
+        play = saved.get("state") == "playing"
+        self.player.load(args["items"], index=args["index"], position=args["position"], play=play)
+        log.info("resumed the saved queue: %d tracks, at %d, %.0f s%s", len(items), args["index"], args["position"],
+                 "" if play else " (paused)")
+
+
+def _scan_summary(summary: Any) -> dict[str, Any]:
+    """A few numbers from whatever scan() returns, for the library topic."""
+    if summary is None:
+        return {}
+    if isinstance(summary, dict):
+        source = summary
+    else:
+        source = {k: getattr(summary, k) for k in ("added", "updated", "removed", "errors") if hasattr(summary, k)}
+    result: dict[str, Any] = {}
+    for key, value in source.items():
+        if isinstance(value, (int, float, str)):
+            result[key] = value
+        elif isinstance(value, (list, tuple)):
+            result[key] = len(value)
+    return result

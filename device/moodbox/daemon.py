@@ -1,0 +1,149 @@
+"""The daemon: builds the core and its adapters, handles signals, talks to systemd.
+
+Embedded defaults, each logged with what to configure for the real thing:
+- no camera          -> the bundled face pictures (camera.source: auto; open_camera says so)
+- no music folder    -> the generated demo library (library.path / library.demo_path; the core says so)
+- no sound card      -> null audio (audio.output; the player says so)
+- no MQTT broker     -> the adapter keeps retrying in the background (mqtt.*)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any, Protocol
+
+from moodbox import sdnotify
+from moodbox.config import Config
+from moodbox.core import Core
+
+log = logging.getLogger(__name__)
+
+ADAPTER_STOP_TIMEOUT_S = 0.5  # each adapter gets this long to stop; shutdown must fit in 2 s
+STATUS_INTERVAL_S = 5.0
+ONCE_TIMEOUT_S = 120.0
+
+
+class Adapter(Protocol):
+    def start(self) -> Any: ...
+    def stop(self) -> Any: ...
+
+
+def start_adapters(core: Core, config: Config) -> list[Adapter]:
+    """GPIO and MQTT adapters as configured. A missing or failing adapter is logged, never fatal."""
+    adapters: list[Adapter] = []
+    if config.gpio.enabled != "off":
+        try:
+            from moodbox.gpio import GpioAdapter
+
+            adapter = GpioAdapter(core, config)
+            if adapter.start() is not False:
+                adapters.append(adapter)
+        except Exception as exc:  # noqa: BLE001 - the box works without a button
+            level = logging.ERROR if config.gpio.enabled == "on" else logging.INFO
+            log.log(level, "GPIO button/LED not used: %s (gpio.enabled: %s)", exc, config.gpio.enabled)
+    if config.mqtt.enabled:
+        try:
+            from moodbox.mqtt import MqttAdapter
+
+            adapter = MqttAdapter(core, config)
+            adapter.start()
+            adapters.append(adapter)
+        except Exception as exc:  # noqa: BLE001 - the box works without Home Assistant
+            log.error("MQTT not started: %s (set mqtt.enabled: false if you do not use it)", exc)
+    return adapters
+
+
+def stop_adapters(adapters: list[Adapter]) -> None:
+    """Stop adapters in reverse order, each bounded in time."""
+    for adapter in reversed(adapters):
+        thread = threading.Thread(target=_stop_quietly, args=(adapter,), name="adapter-stop", daemon=True)
+        thread.start()
+        thread.join(ADAPTER_STOP_TIMEOUT_S)
+        if thread.is_alive():
+            log.warning("%s did not stop within %.1f s; leaving it", type(adapter).__name__, ADAPTER_STOP_TIMEOUT_S)
+
+
+def _stop_quietly(adapter: Adapter) -> None:
+    try:
+        adapter.stop()
+    except Exception:  # noqa: BLE001
+        log.exception("stopping %s failed", type(adapter).__name__)
+
+
+def status_line(snapshot: dict[str, Any]) -> str:
+    """One line for `systemctl status`: what plays and why."""
+    mood = snapshot.get("mood", {})
+    player = snapshot.get("player", {})
+    camera = snapshot.get("camera", {})
+    what = player.get("state", "stopped")
+    if player.get("title"):
+        what += f" {player.get('artist') or '?'} - {player['title']}"
+    line = f"{what}; mood {mood.get('emotion', '?')} ({mood.get('source', '?')}, {mood.get('faces', 0)} faces)"
+    if camera.get("status") == "error":
+        line += f"; camera error: {camera.get('message')}"
+    elif camera.get("status") == "off":
+        line += "; detection off"
+    return line
+
+
+def run(config: Config, once: bool = False) -> int:
+    """Run until SIGTERM/SIGINT (or, with once, until the first queue plays). Returns the exit status."""
+    from moodbox.player import PlayerError
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("got %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    core = Core(config)
+    adapters: list[Adapter] = []
+    watchdog = sdnotify.Watchdog(core.alive)
+    try:
+        sdnotify.notify("STATUS=starting: player, camera, library")
+        try:
+            core.start()
+        except PlayerError as exc:
+            log.error("cannot start the player: %s", exc)
+            sdnotify.notify(f"STATUS=failed: {exc}")
+            return 1
+        adapters = start_adapters(core, config)
+        watchdog.start()
+        sdnotify.notify("READY=1")
+        log.info("moodbox is running (state in %s)", config.state_path)
+        if once:
+            return _run_once(core, stop)
+        last_status = ""
+        while not stop.wait(1.0):
+            line = status_line(core.snapshot())
+            if line != last_status:
+                sdnotify.notify(f"STATUS={line}")
+                last_status = line
+        return 0
+    finally:
+        began = time.monotonic()
+        sdnotify.notify("STOPPING=1")
+        watchdog.stop()
+        stop_adapters(adapters)
+        core.close()
+        log.info("stopped in %.2f s", time.monotonic() - began)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_once(core: Core, stop: threading.Event) -> int:
+    """--once: read the room, load the queue, print the state as JSON, stop."""
+    deadline = time.monotonic() + ONCE_TIMEOUT_S
+    while not core.wait_ready(0.5):
+        if stop.is_set() or time.monotonic() > deadline:
+            log.error("no queue within %.0f s", ONCE_TIMEOUT_S)
+            return 1
+    json.dump(core.snapshot(), sys.stdout, indent=1, default=str)
+    sys.stdout.write("\n")
+    return 0
