@@ -210,7 +210,8 @@ class Config(Section):
         cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
         if cred_dir:
             cred = Path(cred_dir) / PASSWORD_CREDENTIAL
-            if cred.is_file():
+            # An empty (or blank) credential means "not set here" (see systemd/moodbox.service).
+            if cred.is_file() and cred.read_text(encoding="utf-8").strip():
                 return cred.read_text(encoding="utf-8").strip()
         return self.mqtt.password
 
