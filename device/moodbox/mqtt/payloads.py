@@ -1,0 +1,154 @@
+"""The JSON published on each state topic, built from what the Core reports.
+
+The Core's snapshot()/listener values are turned into a fixed, documented shape here, so Home
+Assistant templates keep working whatever the Core adds. Missing values become null.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from moodbox.readings import EMOTIONS, age_group
+
+CPU_TEMPERATURE_FILE = Path("/sys/class/thermal/thermal_zone0/temp")
+NOW_PLAYING_MAX = 255  # Home Assistant's limit for a sensor state
+
+
+def as_dict(value: Any, key: str) -> dict[str, Any]:
+    """A dict view of a Core value: dicts as they are, dataclasses as dicts, scalars as {key: value}."""
+    if isinstance(value, dict):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if value is None:
+        return {}
+    return {key: value}
+
+
+def _number(value: Any, digits: int = 3) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def mood_payload(value: Any) -> dict[str, Any]:
+    data = as_dict(value, "emotion")
+    probs_in = data.get("probs") or data.get("probabilities") or {}
+    probabilities = {e: _number(probs_in.get(e, 0.0)) or 0.0 for e in EMOTIONS}
+    ages = [a for a in (_number(a, 1) for a in data.get("ages") or ()) if a is not None]
+    groups = [age_group(a) for a in ages]
+    faces = data.get("faces")
+    return {
+        "emotion": _text(data.get("emotion")),
+        "confidence": _number(data.get("confidence")),
+        "probabilities": probabilities,
+        "valence": _number(data.get("valence")),
+        "arousal": _number(data.get("arousal")),
+        "faces": faces if isinstance(faces, int) and not isinstance(faces, bool) else len(ages),
+        "ages": ages,
+        "age_groups": groups,
+        # The most common group in the room ("none" when nobody is seen), for one HA sensor.
+        "age_group": Counter(groups).most_common(1)[0][0] if groups else "none",
+        "source": _text(data.get("source")),
+        "timestamp": _number(data.get("timestamp"), 3),
+    }
+
+
+def player_payload(value: Any) -> dict[str, Any]:
+    data = as_dict(value, "state")
+    track = as_dict(data.get("track") or data.get("item"), "title")
+    if isinstance(track.get("track"), dict):  # a queue entry: {"track": {...}, "reason": ...}
+        track = {**track["track"], "reason": track.get("reason")}
+    merged = {**track, **{k: v for k, v in data.items() if v is not None}}
+    title, artist = _text(merged.get("title")), _text(merged.get("artist"))
+    now_playing = " - ".join(p for p in (artist, title) if p) or "nothing"
+    return {
+        "state": (_text(merged.get("state")) or "stopped").lower(),
+        "title": title,
+        "artist": artist,
+        "album": _text(merged.get("album")),
+        "track_mood": _text(merged.get("track_mood") or merged.get("mood")),
+        "position": _number(merged.get("position"), 1),
+        "duration": _number(merged.get("duration"), 1),
+        "source": _text(merged.get("source")) or "library",
+        "now_playing": now_playing[:NOW_PLAYING_MAX],
+    }
+
+
+def volume_payload(value: Any, max_volume: int) -> dict[str, Any]:
+    data = as_dict(value, "volume")
+    volume = data.get("volume")
+    return {"volume": int(volume) if _number(volume) is not None else None, "max": int(data.get("max", max_volume))}
+
+
+def policy_payload(value: Any) -> dict[str, Any]:
+    return {"policy": _text(as_dict(value, "policy").get("policy"))}
+
+
+def override_payload(value: Any) -> dict[str, Any]:
+    data = as_dict(value, "emotion")
+    emotion = _text(data.get("emotion"))
+    until = data.get("until", data.get("expires_at"))
+    return {"emotion": emotion or "auto", "active": emotion is not None, "until": _number(until, 1)}
+
+
+def detection_payload(value: Any) -> dict[str, Any]:
+    return {"enabled": bool(as_dict(value, "enabled").get("enabled"))}
+
+
+def camera_payload(value: Any) -> dict[str, Any]:
+    data = as_dict(value, "status")
+    status = (_text(data.get("status")) or "unknown").lower()
+    problem = data.get("problem")
+    if not isinstance(problem, bool):
+        problem = status not in ("ok", "unknown", "off", "disabled") or bool(data.get("error"))
+    return {"status": status, "source": _text(data.get("source") or data.get("name")),
+            "error": _text(data.get("error")), "problem": problem}
+
+
+def library_payload(value: Any) -> dict[str, Any]:
+    data = as_dict(value, "tracks")
+    tracks = data.get("tracks", data.get("size", data.get("count")))
+    return {"tracks": int(tracks) if _number(tracks) is not None else None,
+            "scanning": bool(data.get("scanning", False))}
+
+
+def state_payload(name: str, value: Any, max_volume: int) -> dict[str, Any]:
+    """The JSON dict for state topic `name` (one of topics.STATE_NAMES)."""
+    if name == "volume":
+        return volume_payload(value, max_volume)
+    builders = {"mood": mood_payload, "player": player_payload, "policy": policy_payload,
+                "override": override_payload, "detection": detection_payload,
+                "camera": camera_payload, "library": library_payload}
+    return builders[name](value)
+
+
+def cpu_temperature_c(path: Path = CPU_TEMPERATURE_FILE) -> float | None:
+    """The SoC temperature in °C, None where the machine does not report one."""
+    try:
+        return round(int(path.read_text().strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None
+
+
+def diagnostics_payload(diagnostics: Any, library: Any, started_monotonic: float) -> dict[str, Any]:
+    """Diagnostics: the Core's figures, plus uptime, CPU temperature and library size where it lacks them."""
+    data = as_dict(diagnostics, "value")
+    timings = as_dict(data.get("inference_ms") or data.get("timings_ms"), "value")
+    temperature = _number(data.get("cpu_temperature_c"), 1)
+    uptime = _number(data.get("uptime_s"), 0)
+    return {
+        "inference_ms": {model: _number(timings.get(model), 1) for model in ("detector", "emotion", "age")},
+        "fps": _number(data.get("fps", data.get("analysis_fps")), 2),
+        "cpu_temperature_c": temperature if temperature is not None else cpu_temperature_c(),
+        "uptime_s": uptime if uptime is not None else round(time.monotonic() - started_monotonic),
+        "library_tracks": library_payload(library)["tracks"],
+    }

@@ -1,0 +1,1 @@
+"""Helpers for the MQTT tests: a real mosquitto broker, a recording Core, an MQTT watcher."""

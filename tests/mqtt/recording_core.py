@@ -1,0 +1,118 @@
+"""RecordingCore: a small object with the Core API (ARCHITECTURE.md) that records commands,
+holds a state dict, and tells listeners about changes like the real Core does."""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from moodbox.readings import MoodState
+
+Listener = Callable[[str, dict], None]
+
+
+class RecordingCore:
+    def __init__(self, max_volume: int = 70) -> None:
+        self.max_volume = max_volume
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        mood = MoodState.from_emotion("neutral", source="default")
+        self.state: dict[str, Any] = {
+            "mood": {"emotion": mood.emotion, "confidence": mood.confidence, "probs": mood.probs,
+                     "valence": mood.valence, "arousal": mood.arousal, "faces": 0, "ages": [],
+                     "source": "default", "timestamp": 0.0},
+            "player": {"state": "stopped", "track": None, "position": None, "duration": None},
+            "volume": {"volume": 40, "max": max_volume},
+            "policy": {"policy": "match"},
+            "override": {"emotion": None, "until": None},
+            "detection": {"enabled": True},
+            "camera": {"status": "ok", "source": "folder:/test", "error": None},
+            "diagnostics": {"inference_ms": {"detector": 12.5, "emotion": 3.25, "age": 4.0}, "fps": 2.0,
+                            "uptime_s": 42},
+            "library": {"tracks": 3, "scanning": False},
+        }
+
+    # ----- the Core API -----
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.state.items()}
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def refresh_mood(self, reason: str = "command") -> None:
+        self._record("refresh_mood", reason)
+
+    def play(self) -> None:
+        self._record("play")
+        self.change("player", {"state": "playing"})
+
+    def pause(self) -> None:
+        self._record("pause")
+        self.change("player", {"state": "paused"})
+
+    def toggle(self) -> None:
+        self._record("toggle")
+
+    def next(self) -> None:
+        self._record("next")
+
+    def previous(self) -> None:
+        self._record("previous")
+
+    def stop(self) -> None:
+        self._record("stop")
+        self.change("player", {"state": "stopped"})
+
+    def set_volume(self, v: int) -> int:
+        self._record("set_volume", v)
+        applied = max(0, min(int(v), self.max_volume))
+        self.change("volume", {"volume": applied})
+        return applied
+
+    def set_policy(self, p: str) -> None:
+        if p not in ("match", "lift", "calm"):
+            raise ValueError(f"unknown policy {p!r}")
+        self._record("set_policy", p)
+        self.change("policy", {"policy": p})
+
+    def set_mood_override(self, emotion: str | None, timeout_s: float | None = None) -> None:
+        self._record("set_mood_override", emotion, timeout_s)
+        self.change("override", {"emotion": emotion, "until": None})
+
+    def set_detection(self, enabled: bool) -> None:
+        self._record("set_detection", enabled)
+        self.change("detection", {"enabled": enabled})
+
+    def like(self) -> None:
+        self._record("like")
+
+    def dislike(self) -> None:
+        self._record("dislike")
+
+    def rescan_library(self) -> None:
+        self._record("rescan_library")
+
+    def button(self, kind: str) -> None:
+        self._record("button", kind)
+        self.emit("event", {"type": "button", "kind": kind})
+
+    # ----- test helpers -----
+    def change(self, topic: str, update: dict[str, Any]) -> None:
+        """Update a state and tell listeners, like the Core does."""
+        with self._lock:
+            merged = {**self.state[topic], **update}
+            self.state[topic] = merged
+        self.emit(topic, merged)
+
+    def emit(self, topic: str, data: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            listener(topic, data)
+
+    def _record(self, name: str, *args: Any) -> None:
+        with self._lock:
+            self.calls.append((name, args))
+
+    def called(self, name: str) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return [args for n, args in self.calls if n == name]
