@@ -21,15 +21,17 @@ class RecordingCore:
             "mood": {"emotion": mood.emotion, "confidence": mood.confidence, "probs": mood.probs,
                      "valence": mood.valence, "arousal": mood.arousal, "faces": 0, "ages": [],
                      "source": "default", "timestamp": 0.0},
-            "player": {"state": "stopped", "track": None, "position": None, "duration": None},
+            "player": {"state": "stopped", "index": None, "queue_length": 0, "title": None, "artist": None,
+                       "album": None, "track_mood": None, "track_id": None, "reason": None, "duration": None,
+                       "position": None},
             "volume": {"volume": 40, "max": max_volume},
             "policy": {"policy": "match"},
-            "override": {"emotion": None, "until": None},
+            "override": {"active": False, "emotion": None, "until": None},
             "detection": {"enabled": True},
-            "camera": {"status": "ok", "source": "folder:/test", "error": None},
-            "diagnostics": {"inference_ms": {"detector": 12.5, "emotion": 3.25, "age": 4.0}, "fps": 2.0,
-                            "uptime_s": 42},
-            "library": {"tracks": 3, "scanning": False},
+            "camera": {"status": "ok", "source": "folder:/test"},
+            "diagnostics": {"timings_ms": {"detector": 12.5, "emotion": 3.25, "age": 4.0}, "analysis_fps": 2.0,
+                            "uptime_s": 42, "memory_mb": 80.25, "library_tracks": 3},
+            "library": {"status": "ready", "tracks": 3},
         }
 
     # ----- the Core API -----
@@ -78,7 +80,7 @@ class RecordingCore:
 
     def set_mood_override(self, emotion: str | None, timeout_s: float | None = None) -> None:
         self._record("set_mood_override", emotion, timeout_s)
-        self.change("override", {"emotion": emotion, "until": None})
+        self.change("override", {"active": emotion is not None, "emotion": emotion, "until": None})
 
     def set_detection(self, enabled: bool) -> None:
         self._record("set_detection", enabled)
@@ -95,7 +97,7 @@ class RecordingCore:
 
     def button(self, kind: str) -> None:
         self._record("button", kind)
-        self.emit("event", {"type": "button", "kind": kind})
+        self.emit("event", {"type": "button", "kind": kind, "action": "refresh"})
 
     # ----- test helpers -----
     def change(self, topic: str, update: dict[str, Any]) -> None:

@@ -41,7 +41,7 @@ def _text(value: Any) -> str | None:
 
 def mood_payload(value: Any) -> dict[str, Any]:
     data = as_dict(value, "emotion")
-    probs_in = data.get("probs") or data.get("probabilities") or {}
+    probs_in = data.get("probs") or {}
     probabilities = {e: _number(probs_in.get(e, 0.0)) or 0.0 for e in EMOTIONS}
     ages = [a for a in (_number(a, 1) for a in data.get("ages") or ()) if a is not None]
     groups = [age_group(a) for a in ages]
@@ -64,21 +64,18 @@ def mood_payload(value: Any) -> dict[str, Any]:
 
 def player_payload(value: Any) -> dict[str, Any]:
     data = as_dict(value, "state")
-    track = as_dict(data.get("track") or data.get("item"), "title")
-    if isinstance(track.get("track"), dict):  # a queue entry: {"track": {...}, "reason": ...}
-        track = {**track["track"], "reason": track.get("reason")}
-    merged = {**track, **{k: v for k, v in data.items() if v is not None}}
-    title, artist = _text(merged.get("title")), _text(merged.get("artist"))
+    title, artist = _text(data.get("title")), _text(data.get("artist"))
     now_playing = " - ".join(p for p in (artist, title) if p) or "nothing"
     return {
-        "state": (_text(merged.get("state")) or "stopped").lower(),
+        "state": (_text(data.get("state")) or "stopped").lower(),
         "title": title,
         "artist": artist,
-        "album": _text(merged.get("album")),
-        "track_mood": _text(merged.get("track_mood") or merged.get("mood")),
-        "position": _number(merged.get("position"), 1),
-        "duration": _number(merged.get("duration"), 1),
-        "source": _text(merged.get("source")) or "library",
+        "album": _text(data.get("album")),
+        "track_mood": _text(data.get("track_mood")),
+        "position": _number(data.get("position"), 1),
+        "duration": _number(data.get("duration"), 1),
+        "source": _text(data.get("source")) or "library",
+        "reason": _text(data.get("reason")),
         "now_playing": now_playing[:NOW_PLAYING_MAX],
     }
 
@@ -96,7 +93,7 @@ def policy_payload(value: Any) -> dict[str, Any]:
 def override_payload(value: Any) -> dict[str, Any]:
     data = as_dict(value, "emotion")
     emotion = _text(data.get("emotion"))
-    until = data.get("until", data.get("expires_at"))
+    until = data.get("until")
     return {"emotion": emotion or "auto", "active": emotion is not None, "until": _number(until, 1)}
 
 
@@ -105,20 +102,24 @@ def detection_payload(value: Any) -> dict[str, Any]:
 
 
 def camera_payload(value: Any) -> dict[str, Any]:
+    """The Core reports status idle | ok | off | error (with a message)."""
     data = as_dict(value, "status")
     status = (_text(data.get("status")) or "unknown").lower()
+    error = _text(data.get("message") or data.get("error"))
     problem = data.get("problem")
     if not isinstance(problem, bool):
-        problem = status not in ("ok", "unknown", "off", "disabled") or bool(data.get("error"))
-    return {"status": status, "source": _text(data.get("source") or data.get("name")),
-            "error": _text(data.get("error")), "problem": problem}
+        problem = status == "error"
+    return {"status": status, "source": _text(data.get("source")), "error": error, "problem": problem}
 
 
 def library_payload(value: Any) -> dict[str, Any]:
+    """The Core reports status opening | scanning | ready | empty | error, and the track count."""
     data = as_dict(value, "tracks")
-    tracks = data.get("tracks", data.get("size", data.get("count")))
-    return {"tracks": int(tracks) if _number(tracks) is not None else None,
-            "scanning": bool(data.get("scanning", False))}
+    tracks = data.get("tracks")
+    status = _text(data.get("status")) or "unknown"
+    return {"status": status, "tracks": int(tracks) if _number(tracks) is not None else None,
+            "scanning": status == "scanning",
+            "demo": bool(data.get("demo", False)), "error": _text(data.get("message"))}
 
 
 def state_payload(name: str, value: Any, max_volume: int) -> dict[str, Any]:
@@ -142,13 +143,16 @@ def cpu_temperature_c(path: Path = CPU_TEMPERATURE_FILE) -> float | None:
 def diagnostics_payload(diagnostics: Any, library: Any, started_monotonic: float) -> dict[str, Any]:
     """Diagnostics: the Core's figures, plus uptime, CPU temperature and library size where it lacks them."""
     data = as_dict(diagnostics, "value")
-    timings = as_dict(data.get("inference_ms") or data.get("timings_ms"), "value")
+    timings = as_dict(data.get("timings_ms"), "value")
     temperature = _number(data.get("cpu_temperature_c"), 1)
     uptime = _number(data.get("uptime_s"), 0)
     return {
         "inference_ms": {model: _number(timings.get(model), 1) for model in ("detector", "emotion", "age")},
-        "fps": _number(data.get("fps", data.get("analysis_fps")), 2),
+        "fps": _number(data.get("analysis_fps"), 2),
         "cpu_temperature_c": temperature if temperature is not None else cpu_temperature_c(),
         "uptime_s": uptime if uptime is not None else round(time.monotonic() - started_monotonic),
         "library_tracks": library_payload(library)["tracks"],
+        "memory_mb": _number(data.get("memory_mb"), 1),
+        "player_restarts": data.get("player_restarts") if isinstance(data.get("player_restarts"), int) else None,
+        "perception": _text(data.get("perception")),
     }
