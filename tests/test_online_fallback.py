@@ -130,6 +130,19 @@ def _break(api, failure: str) -> list[str]:
     return calls
 
 
+def test_offline_with_other_listeners_serves_the_same_mood_from_cache(api, tmp_path: Path) -> None:
+    _serve_stations(api)
+    config = online_config(tmp_path, api)
+    first = OnlineFallback(config).items_for(SAD_45, local_matches=0, count=3)
+    api.clear()
+    api.expect_request(SEARCH).respond_with_data("down", status=502)
+    older = MoodState.from_emotion("sad", source="camera", ages=(70.0,))  # another era: no cache for its tags
+    again = OnlineFallback(config).items_for(older, local_matches=0, count=3)
+    assert [i.item_id for i in again] == [i.item_id for i in first]
+    happy = OnlineFallback(config).items_for(HAPPY, local_matches=0, count=3)
+    assert happy == []  # another mood: sad stations are not served for it
+
+
 def test_failure_without_cache_stays_on_the_library(api, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     api.expect_request(SEARCH).respond_with_data("down", status=503)
     fallback = OnlineFallback(online_config(tmp_path, api), retry_after_s=0)

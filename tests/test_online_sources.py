@@ -91,6 +91,26 @@ def test_get_json_slow_answer_times_out(api) -> None:
         get_json(base_url(api, "/slow"), timeout=0.3)
 
 
+def test_get_json_trickling_answer_times_out(api) -> None:
+    def trickle(request: Request) -> Response:
+        def body():
+            for _ in range(30):  # one byte every 0.2 s: each read is quick, the whole answer is not
+                time.sleep(0.2)
+                yield b" "
+        return Response(body(), content_type="application/json")
+
+    api.expect_request("/trickle").respond_with_handler(trickle)
+    with pytest.raises(OnlineError, match="did not answer within 1 s"):
+        get_json(base_url(api, "/trickle"), timeout=1)
+
+
+def test_get_json_refuses_huge_answers(api) -> None:
+    api.expect_request("/huge").respond_with_data(b"[" + b"0," * (3 * 1024 * 1024) + b"0]",
+                                                  content_type="application/json")
+    with pytest.raises(OnlineError, match="more than 4 MB"):
+        get_json(base_url(api, "/huge"), timeout=5)
+
+
 def test_get_json_nobody_listening() -> None:
     with socket.socket() as sock:  # a free port that nobody listens on
         sock.bind(("127.0.0.1", 0))

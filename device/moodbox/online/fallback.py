@@ -142,7 +142,9 @@ class OnlineFallback:
                 self._succeeded(source.name, health)
                 self.cache.put(key, [dataclasses.asdict(i) for i in fresh])
                 return self._usable(fresh, count, source.name, from_cache=False)
-        cached = [i for i in (_item_from_dict(d) for d in self.cache.get(key) or []) if i is not None]
+        # Offline: the cached answer for these tags, else the newest one for the same mood (other eras).
+        stored = self.cache.get(key) or self.cache.newest(f"{source.name}:{label}:") or []
+        cached = [i for i in (_item_from_dict(d) for d in stored) if i is not None]
         if cached:
             log.debug("online fallback: serving %d cached item(s) of %s for %s", len(cached), source.name, key)
         return self._usable(cached, count, source.name, from_cache=True)

@@ -35,10 +35,6 @@ class SourceItem:
     provider: str = "library"  # "library", "radio-browser" or "jamendo"
     album: str = ""  # library album, or the provider's name for online items
 
-    @property
-    def is_stream(self) -> bool:
-        return self.duration is None and self.source == "online"
-
 
 class MusicSource(Protocol):
     """Anything that can suggest music for a mood (the listeners' ages are in mood.ages)."""

@@ -59,6 +59,16 @@ class ResultCache:
             return None
         return [item for item in entry["items"] if isinstance(item, dict)]
 
+    def newest(self, prefix: str) -> list[dict[str, Any]] | None:
+        """The most recently saved answer whose key starts with `prefix` (e.g. the same mood, other eras)."""
+        entries = self._entries()
+        keys = sorted((k for k in entries if k.startswith(prefix)), key=lambda k: _saved(entries[k]), reverse=True)
+        for key in keys:
+            items = self.get(key)
+            if items:
+                return items
+        return None
+
     def put(self, key: str, items: list[dict[str, Any]]) -> None:
         with self._lock:
             entries = self._entries()
