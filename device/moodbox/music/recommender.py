@@ -32,6 +32,7 @@ RAMP_SHARE = 0.6  # lift/calm reach their goal after this share of the queue
 CHILD_AGE = 13  # anyone younger present -> no explicit tracks
 ERA_START_AGE, ERA_END_AGE = 10, 25  # the reminiscence bump
 NEAR = 0.25  # distance in mood space still called "near"
+ERA_MAX_DISTANCE = 0.3  # an era track further than this from the target does not get the era slot
 JITTER = 0.04  # random spread among almost equally good tracks (seeded)
 FEEDBACK_WEIGHT = 0.06  # per point of history score (-5..5)
 UNKNOWN_PENALTY = 0.08  # prefer tracks whose mood is known
@@ -98,7 +99,7 @@ class Recommender:
                 era_turn += 1
             distance = np.hypot(lib.valence - target[0], lib.energy - target[1])
             score = -distance - UNKNOWN_PENALTY * lib.unknown + bonus + JITTER * rng.random(len(lib.tracks))
-            pick, notes = self._pick(lib, score, allowed, window, recent + chosen, set(chosen))
+            pick, notes = self._pick(lib, score, distance, allowed, window, recent + chosen, set(chosen))
             if pick is None:
                 log.info("library exhausted after %d of %d tracks", len(queue), count)
                 break
@@ -119,7 +120,8 @@ class Recommender:
                 bonus[lib.position[track_id]] -= FEEDBACK_WEIGHT
         return bonus
 
-    def _pick(self, lib: _Library, score: np.ndarray, allowed: np.ndarray, window: tuple[int, int] | None,
+    def _pick(self, lib: _Library, score: np.ndarray, distance: np.ndarray, allowed: np.ndarray,
+              window: tuple[int, int] | None,
               context: list[int], queued: set[int]) -> tuple[int | None, list[str]]:
         """Best allowed track; the era, then the artist gap, then the repeat window give way only if needed."""
         repeat = set(context[-self.config.repeat_window:]) if self.config.repeat_window else set()
@@ -127,7 +129,7 @@ class Recommender:
         gap_artists.discard("")
         era_mask = None
         if window is not None:
-            era_mask = (lib.era_year >= window[0]) & (lib.era_year <= window[1])
+            era_mask = (lib.era_year >= window[0]) & (lib.era_year <= window[1]) & (distance <= ERA_MAX_DISTANCE)
         # (era, artist gap, repeat window, note)
         attempts = [(True, True, True, ""), (False, True, True, ""),
                     (False, False, True, "artist gap relaxed: library too small"),
@@ -204,7 +206,9 @@ def _reason(track: Track, target: tuple[float, float], policy: str, step_note: s
     parts = [f"{policy}{' ' + step_note if step_note else ''}: aiming at {aim}; "
              f"{track.mood} ({_source_text(track.mood_source)}) {fit}"]
     if window is not None:
-        parts.append(f"from {track.era_year}, a listener's {ERA_START_AGE}-{ERA_END_AGE} years ({window[0]}-{window[1]})")
+        guess = "" if track.year else " (artist's typical year)"
+        parts.append(f"from {track.era_year}{guess}, when a listener was {ERA_START_AGE}-{ERA_END_AGE} "
+                     f"({window[0]}-{window[1]})")
     if feedback is not None and feedback.describe():
         parts.append(f"in this mood: {feedback.describe()}")
     parts.extend(notes)

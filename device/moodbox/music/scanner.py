@@ -93,6 +93,27 @@ def find_audio_files(roots: list[Path], report: ScanReport | None = None) -> lis
     return files
 
 
+def has_audio(folder: Path) -> bool:
+    """True as soon as one audio file is found under the folder (cheap on a big library)."""
+    folder = Path(os.path.expanduser(str(folder)))
+    if not folder.is_dir():
+        return False
+    for _dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        if any(os.path.splitext(n)[1].lower() in AUDIO_EXTENSIONS and not n.startswith(".") for n in filenames):
+            return True
+    return False
+
+
+def choose_roots(library_paths: list[Path], demo_path: Path) -> list[Path]:
+    """The configured folders, or the demo library when none of them holds any audio file."""
+    if any(has_audio(path) for path in library_paths):
+        return list(library_paths)
+    log.warning("no music in %s; using the demo library %s", ", ".join(map(str, library_paths)) or "(none)",
+                demo_path)
+    return [demo_path]
+
+
 def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | None = None,
                  priors: Priors | None = None) -> ScanReport:
     """Bring the index in line with the folders; returns what changed and which files were skipped."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import mutagen
 from mutagen.id3 import ID3, ID3NoHeaderError
+from mutagen.mp4 import MP4Tags
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,9 @@ def _id3_or_none(path: Path) -> ID3 | None:
 
 
 def _fill(info: TagInfo, tags: Any) -> None:
-    module = type(tags).__module__
-    if "mp4" in module:
+    if isinstance(tags, MP4Tags):
         keys, getter = MP4_KEYS, _mp4_value
-    elif "id3" in module:
+    elif isinstance(tags, ID3):
         keys, getter = ID3_KEYS, _id3_value
     else:
         keys, getter = VORBIS_KEYS, _vorbis_value
@@ -129,14 +129,18 @@ def _id3_value(tags: Any, key: str) -> str | None:
         frame = next((f for k, f in tags.items() if k.lower() == wanted), None)
     if frame is None:
         return None
-    if key == "TCON":
-        return clean_text("; ".join(frame.genres))
-    return clean_text("; ".join(str(t) for t in frame.text))
+    return _join(frame.genres if key == "TCON" else frame.text)
 
 
 def _vorbis_value(tags: Any, key: str) -> str | None:
     values = tags.get(key)
-    return clean_text("; ".join(values)) if values else None
+    return _join(values) if values else None
+
+
+def _join(values: Any) -> str:
+    """Several values (or NUL-separated ones) -> "a; b", empty ones dropped."""
+    cleaned = (clean_text(str(v)) for v in values)
+    return "; ".join(v for v in cleaned if v)
 
 
 def _mp4_value(tags: Any, key: str) -> str | None:

@@ -1,0 +1,68 @@
+"""moodbox scan [FOLDER ...]"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HELP = "scan the music library (library.path) into the index in the state folder"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folders", nargs="*", type=Path, help="folders to scan instead of library.path")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--all-failed", action="store_true", help="list every skipped file (default: the first 20)")
+
+
+class TerminalProgress:
+    """One self-rewriting status line on stderr, at most 10 updates a second."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, path: Path) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and done != total:
+            return
+        self.last = now
+        width = shutil.get_terminal_size((80, 20)).columns
+        head = f"scanning {done}/{total} {100 * done // max(total, 1):3d}% "
+        name = os.fsdecode(path.name).encode("utf-8", "replace").decode("utf-8")
+        line = (head + name)[: width - 1]
+        sys.stderr.write("\r" + line.ljust(width - 1))
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def main(args: argparse.Namespace) -> int:
+    from moodbox.commands.common import config_or_exit
+    from moodbox.music import INDEX_FILE, LibraryIndex, choose_roots, scan_library
+
+    config = config_or_exit(args)
+    roots = args.folders or choose_roots(config.library_paths, config.resolve_path(config.library.demo_path))
+    progress = TerminalProgress() if sys.stderr.isatty() else None
+    with LibraryIndex(config.state_path / INDEX_FILE) as index:
+        report = scan_library(roots, index, progress)
+        moods, sources = index.mood_counts(), index.source_counts()
+    failed = [(str(p).encode("utf-8", "replace").decode("utf-8"), reason) for p, reason in report.failed]
+    if args.json:
+        print(json.dumps({"roots": [str(r) for r in roots], "added": report.added, "updated": report.updated,
+                          "removed": report.removed, "unchanged": report.unchanged, "failed": failed,
+                          "seconds": round(report.seconds, 3), "moods": moods, "mood_sources": sources}, indent=2))
+        return 0
+    print(f"{', '.join(map(str, roots))}: {report.summary()}")
+    print("moods: " + ", ".join(f"{m} {n}" for m, n in sorted(moods.items())))
+    print("mood from: " + ", ".join(f"{s} {n}" for s, n in sorted(sources.items())))
+    shown = failed if args.all_failed else failed[:20]
+    if shown:
+        print("skipped:")
+        for path, reason in shown:
+            print(f"  {path}: {reason}")
+        if len(failed) > len(shown):
+            print(f"  ... and {len(failed) - len(shown)} more (--all-failed lists them)")
+    return 0

@@ -1,0 +1,104 @@
+"""Build the music priors shipped in device/moodbox/data/priors/ from the Spotify tables in ../shared/data/music.
+
+    .venv/bin/python tools/build_priors.py [--data ../shared/data/music] [--out device/moodbox/data/priors]
+
+Writes only derived facts (means per artist / genre, a median year), never raw rows:
+  artists.json.gz  normalised artist -> [mean valence, mean energy, typical year or 0]
+                   (means from data_w_genres.csv; typical year = median release year of the artist's
+                   songs in Spotify-2000.csv and data_moods.csv, where the artist appears there)
+  genres.json.gz   normalised genre -> [mean valence, mean energy] (data_by_genres.csv)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "device"))
+
+from moodbox.music.priors import ARTISTS_FILE, GENRES_FILE, normalise_genre, normalise_name  # noqa: E402
+
+
+def artist_means(path: Path) -> dict[str, tuple[float, float]]:
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            name = normalise_name(row["artists"])
+            if not name:
+                continue
+            weight = max(1.0, float(row.get("count") or 1))
+            entry = sums[name]
+            entry[0] += weight * float(row["valence"])
+            entry[1] += weight * float(row["energy"])
+            entry[2] += weight
+    return {name: (v / w, e / w) for name, (v, e, w) in sums.items()}
+
+
+def artist_years(spotify_2000: Path, moods: Path) -> dict[str, int]:
+    years: dict[str, list[int]] = defaultdict(list)
+    if spotify_2000.is_file():
+        with spotify_2000.open(encoding="utf-8-sig") as handle:
+            for row in csv.DictReader(handle, delimiter=";"):
+                if row.get("Year", "").isdigit():
+                    years[normalise_name(row["Artist"])].append(int(row["Year"]))
+    if moods.is_file():
+        with moods.open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                year = row.get("release_date", "")[:4]
+                if year.isdigit():
+                    years[normalise_name(row["artist"])].append(int(year))
+    return {name: int(statistics.median(found)) for name, found in years.items() if name}
+
+
+def genre_means(path: Path) -> dict[str, tuple[float, float]]:
+    found: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    with path.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            name = normalise_genre(row["genres"])
+            if name:
+                found[name].append((float(row["valence"]), float(row["energy"])))
+    return {name: (statistics.fmean(v for v, _ in pairs), statistics.fmean(e for _, e in pairs))
+            for name, pairs in found.items()}
+
+
+def write_json_gz(path: Path, data: dict) -> None:
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    # mtime=0: the same data gives the same bytes, so rebuilding does not make a git change.
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as handle:
+        handle.write(text.encode("utf-8"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "music")
+    parser.add_argument("--out", type=Path, default=REPO / "device" / "moodbox" / "data" / "priors")
+    args = parser.parse_args(argv)
+    artists_csv, genres_csv = args.data / "data_w_genres.csv", args.data / "data_by_genres.csv"
+    for needed in (artists_csv, genres_csv):
+        if not needed.is_file():
+            print(f"missing {needed}", file=sys.stderr)
+            return 1
+    means = artist_means(artists_csv)
+    years = artist_years(args.data / "Spotify-2000.csv", args.data / "data_moods.csv")
+    artists = {name: [round(v, 3), round(e, 3), years.get(name, 0)] for name, (v, e) in sorted(means.items())}
+    genres = {name: [round(v, 3), round(e, 3)] for name, (v, e) in sorted(genre_means(genres_csv).items())}
+    args.out.mkdir(parents=True, exist_ok=True)
+    source = "Spotify Dataset 1921-2020 (data_w_genres, data_by_genres), Spotify Top 2000s, data_moods: derived means"
+    write_json_gz(args.out / ARTISTS_FILE, {"source": source, "fields": ["valence", "energy", "year"],
+                                            "artists": artists})
+    write_json_gz(args.out / GENRES_FILE, {"source": source, "fields": ["valence", "energy"], "genres": genres})
+    with_year = sum(1 for v in artists.values() if v[2])
+    for name in (ARTISTS_FILE, GENRES_FILE):
+        print(f"{args.out / name}: {(args.out / name).stat().st_size / 1024:.0f} KiB")
+    print(f"{len(artists)} artists ({with_year} with a typical year), {len(genres)} genres")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
