@@ -228,3 +228,29 @@ def test_radio_browser_failing_jamendo_still_serves(api, tmp_path: Path) -> None
 def _era_of_45() -> str:
     from moodbox.online.tags import era_tag
     return era_tag(45) or ""
+
+
+class _BuggySource:
+    """A source with a bug (not an OnlineError): the fallback must survive it."""
+
+    name = "buggy"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def search(self, mood_label: str, eras: list[str], count: int, era_share: float = 0.5) -> list[SourceItem]:
+        self.calls += 1
+        raise KeyError("url_resolved")
+
+
+def test_a_bug_in_a_source_is_logged_once_with_traceback(api, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    buggy = _BuggySource()
+    fallback = OnlineFallback(online_config(tmp_path, api), sources=[buggy], retry_after_s=0)
+    assert fallback.items_for(HAPPY, local_matches=0, count=3) == []
+    assert fallback.items_for(HAPPY, local_matches=0, count=3) == []
+    assert buggy.calls == 2
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name.startswith("moodbox.online")]
+    assert len(warnings) == 1 and warnings[0].exc_info is not None
+    status = fallback.status()
+    assert status["last_error"].startswith("buggy: internal error: KeyError")
+    json.dumps(status)  # MQTT-ready

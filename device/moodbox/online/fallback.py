@@ -135,9 +135,8 @@ class OnlineFallback:
                 fresh = source.search(label, eras, count + 5, self.config.recommend.era_share)
             except OnlineError as exc:
                 self._failed(source.name, health, str(exc))
-            except Exception as exc:  # a bug in a source must not stop the music
-                log.exception("online fallback: %s failed unexpectedly", source.name)
-                self._failed(source.name, health, f"internal error: {exc!r}")
+            except Exception as exc:  # a bug in a source must not stop the music; traceback logged once
+                self._failed(source.name, health, f"internal error: {exc!r}", with_traceback=True)
             else:
                 self._succeeded(source.name, health)
                 self.cache.put(key, [dataclasses.asdict(i) for i in fresh])
@@ -157,7 +156,7 @@ class OnlineFallback:
                 self._last_source, self._last_from_cache = source_name, from_cache
         return usable
 
-    def _failed(self, name: str, health: SourceHealth, error: str) -> None:
+    def _failed(self, name: str, health: SourceHealth, error: str, with_traceback: bool = False) -> None:
         with self._lock:
             first = not health.failing
             health.failing = True
@@ -165,7 +164,8 @@ class OnlineFallback:
             health.retry_at = time.monotonic() + self.retry_after_s
         if first:
             log.warning("online fallback: %s unavailable: %s; using cached results or the local library "
-                        "(retrying at most every %g s, logged again when it recovers)", name, error, self.retry_after_s)
+                        "(retrying at most every %g s, logged again when it recovers)", name, error, self.retry_after_s,
+                        exc_info=with_traceback)
         else:
             log.debug("online fallback: %s still unavailable: %s", name, error)
 
