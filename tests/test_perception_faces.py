@@ -180,3 +180,16 @@ def test_from_config_uses_the_perception_keys(tmp_path: Path) -> None:
     perception = Perception.from_config(config)
     assert perception.detector.size == 128
     assert perception.max_faces == 2
+
+
+def test_concurrent_calls_give_the_same_readings(perception: Perception, astronaut: np.ndarray) -> None:
+    """One interpreter per model is shared: calls from several threads must not mix their tensors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rocket = cv2.imread(str(FACES / "no-face" / "rocket.jpg"))
+    frames = [astronaut, rocket, cv2.flip(astronaut, 1)] * 4
+    serial = [perception.analyze(f) for f in frames]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        parallel = list(pool.map(perception.analyze, frames))
+    assert parallel == serial
+    assert [len(r) for r in serial[:3]] == [1, 0, 1]

@@ -73,7 +73,9 @@ class Perception:
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
         """The faces of a frame (at most max_faces, best first, none smaller than min_face_size)."""
-        frame = check_frame(frame_bgr)
+        return self._detect(check_frame(frame_bgr))
+
+    def _detect(self, frame: np.ndarray) -> list[Detection]:
         with self._lock:
             found = self.detector.detect(frame, self.min_face_score)
         faces = [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.min_face_size]
@@ -86,7 +88,7 @@ class Perception:
         frame = check_frame(frame_bgr)
         height, width = frame.shape[:2]
         readings = []
-        for face in self.detect(frame):
+        for face in self._detect(frame):
             box = _pixel_box(face.box, width, height)
             if box is not None:
                 readings.append(self._read(frame, face, box, face.score))

@@ -1,0 +1,156 @@
+"""Per-frame perception cost on this machine, one thread, on frames composed from the bundled faces.
+
+    .venv/bin/python bench/perception.py [--repeat 50] [--detector full_range] [--fer-venv /tmp/fer-venv]
+
+Frames: 320x240 and 640x480 with 0, 1 and 3 faces (the astronaut portrait pasted on the rocket photo).
+Prints one table row per frame: faces found, wall time of Perception.analyze() per frame (median),
+and the mean inference time of each model (detector once per frame, emotion and age once per face).
+--fer-venv runs the same frames through the `fer` package (Haar cascade + its own TFLite emotion
+model) in that virtual environment, as a reference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import moodbox
+from moodbox.config import REPO_ROOT
+from moodbox.perception import Perception
+
+FACES = Path(moodbox.__file__).parent / "data" / "faces"
+SIZES = [(320, 240), (640, 480)]
+FACE_COUNTS = [0, 1, 3]
+
+# Runs inside the fer virtual environment: argv = folder of PNGs, repeat. Prints JSON per frame.
+FER_SCRIPT = r"""
+import json, os, sys, time, statistics
+import cv2
+cv2.setNumThreads(1)
+from fer import FER
+folder, repeat = sys.argv[1], int(sys.argv[2])
+detector = FER()  # defaults: Haar cascade, quantized TFLite emotion model
+results = {}
+for name in sorted(os.listdir(folder)):
+    frame = cv2.imread(os.path.join(folder, name))
+    for _ in range(3):
+        faces = detector.detect_emotions(frame)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        faces = detector.detect_emotions(frame)
+        times.append((time.perf_counter() - start) * 1000)
+    labels = [max(f["emotions"], key=f["emotions"].get) for f in faces]
+    results[name] = {"ms": statistics.median(times), "faces": len(faces), "labels": labels}
+print(json.dumps(results))
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.platform()}; {cpu}; {os.cpu_count()} logical cpus; python {platform.python_version()}"
+
+
+def face_patch(width: int) -> np.ndarray:
+    """The astronaut's head and shoulders, `width` px wide (the face is about 55% of that)."""
+    patch = cv2.imread(str(FACES / "astronaut.png"))[20:250, 130:320]
+    return cv2.resize(patch, (width, round(width * patch.shape[0] / patch.shape[1])), interpolation=cv2.INTER_AREA)
+
+
+def compose(size: tuple[int, int], faces: int) -> np.ndarray:
+    """A frame of `size` with `faces` faces side by side (every other one mirrored) on the rocket photo."""
+    width, height = size
+    frame = cv2.resize(cv2.imread(str(FACES / "no-face" / "rocket.jpg")), size, interpolation=cv2.INTER_AREA)
+    if faces == 0:
+        return frame
+    slot = width // faces
+    patch = face_patch(min(int(slot * 0.9), int(height * 0.8 / 1.21)))
+    for index in range(faces):
+        face = cv2.flip(patch, 1) if index % 2 else patch
+        x = index * slot + (slot - face.shape[1]) // 2
+        y = (height - face.shape[0]) // 2 + (index % 2) * height // 10
+        frame[y:y + face.shape[0], x:x + face.shape[1]] = face
+    return frame
+
+
+def frames() -> dict[str, np.ndarray]:
+    return {f"{w}x{h}_{n}faces": compose((w, h), n) for w, h in SIZES for n in FACE_COUNTS}
+
+
+def bench_moodbox(named: dict[str, np.ndarray], detector: str, repeat: int) -> dict[str, dict]:
+    results = {}
+    for name, frame in named.items():
+        perception = Perception(REPO_ROOT / "models_tflite", detector=detector, threads=1)
+        for _ in range(3):
+            readings = perception.analyze(frame)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            readings = perception.analyze(frame)
+            times.append((time.perf_counter() - start) * 1000)
+        results[name] = {"ms": statistics.median(times), "faces": len(readings),
+                         "labels": [r.emotion_label for r in readings], **perception.timings_ms()}
+    return results
+
+
+def bench_fer(named: dict[str, np.ndarray], venv: Path, repeat: int) -> dict[str, dict]:
+    with tempfile.TemporaryDirectory() as folder:
+        for name, frame in named.items():
+            cv2.imwrite(os.path.join(folder, f"{name}.png"), frame)
+        env = dict(os.environ, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1", OMP_NUM_THREADS="1",
+                   TF_CPP_MIN_LOG_LEVEL="2")
+        done = subprocess.run([str(venv / "bin" / "python"), "-c", FER_SCRIPT, folder, str(repeat)],
+                              capture_output=True, text=True, env=env, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"fer run failed: {done.stderr.strip()[-2000:]}")
+        raw = json.loads(done.stdout.strip().splitlines()[-1])
+    return {name.removesuffix(".png"): value for name, value in raw.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=50, help="timed runs per frame (after 3 warm-up runs)")
+    parser.add_argument("--detector", choices=["full_range", "short_range", "both"], default="both")
+    parser.add_argument("--fer-venv", type=Path, help="a virtual environment with fer 25.10.3 and tensorflow")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    named = frames()
+    print(f"machine: {machine()}")
+    print(f"repeat: {args.repeat} timed runs per frame, 1 thread; ms = median wall time of one frame, "
+          "model columns = mean inference per call")
+    detectors = ["full_range", "short_range"] if args.detector == "both" else [args.detector]
+    for detector in detectors:
+        results = bench_moodbox(named, detector, args.repeat)
+        print(f"\nmoodbox perception, detector {detector} (tflite-runtime, int8 emotion + age)")
+        print(f"{'frame':<20}{'found':>6}{'frame ms':>10}{'detector':>10}{'emotion':>9}{'age':>7}  labels")
+        for name, r in results.items():
+            print(f"{name:<20}{r['faces']:>6}{r['ms']:>10.2f}{r['detector']:>10.2f}{r['emotion']:>9.2f}"
+                  f"{r['age']:>7.2f}  {','.join(r['labels'])}")
+    if args.fer_venv:
+        results = bench_fer(named, args.fer_venv, args.repeat)
+        print("\nfer 25.10.3 reference (Haar cascade + fer's quantized TFLite emotion model, no age)")
+        print(f"{'frame':<20}{'found':>6}{'frame ms':>10}  labels")
+        for name, r in results.items():
+            print(f"{name:<20}{r['faces']:>6}{r['ms']:>10.2f}  {','.join(r['labels'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
