@@ -5,15 +5,16 @@ import math
 from typing import TYPE_CHECKING, Sequence
 
 from moodbox.music.moods import to_track_space
+from moodbox.music.recommender import NEAR
 from moodbox.online.source import SourceItem
 from moodbox.readings import MoodState
 
 if TYPE_CHECKING:
     from moodbox.music.recommender import QueueEntry, Recommender
 
-# A library track "matches" the room when its (valence, energy) lies this close to the room's mood
-# (the same radius the recommender calls "near").
-MATCH_DISTANCE = 0.25
+# A library track "matches" the room when its (valence, energy) lies this close to the room's mood:
+# the radius the recommender calls "fits".
+MATCH_DISTANCE = NEAR
 
 
 class LocalLibrarySource:
