@@ -18,14 +18,14 @@ class MqttSetupError(Exception):
 
 
 # CONNACK refusals (MQTT 3.1.1 codes as paho 2 reports them) -> what the user should do.
+_PASSWORD_HINT = ("check mqtt.username and the password (MOODBOX_MQTT_PASSWORD, the systemd credential "
+                  "mqtt_password, or mqtt.password)")
 _REFUSALS = {
     "Unsupported protocol version": "the broker does not speak MQTT 3.1.1",
     "Client identifier not valid": "the broker rejected the client id (set mqtt.client_id)",
     "Server unavailable": "the broker says it is unavailable",
-    "Bad user name or password": "wrong username or password (check mqtt.username and MOODBOX_MQTT_PASSWORD "
-                                 "or the mqtt_password credential)",
-    "Not authorized": "not authorised: wrong username or password, or the user may not connect "
-                      "(check mqtt.username, the password and the broker's ACL)",
+    "Bad user name or password": f"wrong username or password: {_PASSWORD_HINT}",
+    "Not authorized": f"not authorised: wrong username or password, or this user may not connect: {_PASSWORD_HINT}",
 }
 
 

@@ -150,7 +150,7 @@ def diagnostics_payload(diagnostics: Any, library: Any, started_monotonic: float
         "inference_ms": {model: _number(timings.get(model), 1) for model in ("detector", "emotion", "age")},
         "fps": _number(data.get("analysis_fps"), 2),
         "cpu_temperature_c": temperature if temperature is not None else cpu_temperature_c(),
-        "uptime_s": uptime if uptime is not None else round(time.monotonic() - started_monotonic),
+        "uptime_s": int(uptime if uptime is not None else time.monotonic() - started_monotonic),
         "library_tracks": library_payload(library)["tracks"],
         "memory_mb": _number(data.get("memory_mb"), 1),
         "player_restarts": data.get("player_restarts") if isinstance(data.get("player_restarts"), int) else None,

@@ -1,0 +1,109 @@
+"""Username/password and TLS against a real mosquitto, and how failures are reported."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from moodbox.config import Config
+from mqtt.broker import Mosquitto
+from mqtt.fixtures import BASE, core, make_adapter  # noqa: F401
+from mqtt.watcher import Watcher
+
+USERS = {"moodbox": "s3cret-pass", "ha": "ha-pass"}
+
+
+@pytest.fixture
+def secured(tmp_path: Path):
+    server = Mosquitto(tmp_path / "secured", users=USERS, tls=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def config_for(server: Mosquitto, **mqtt) -> Config:
+    return Config.model_validate({"mqtt": {"host": "127.0.0.1", "port": server.port, "device_id": "testbox",
+                                           "username": "moodbox", **mqtt}})
+
+
+def wait_online(server: Mosquitto) -> None:
+    w = Watcher(server.port, username="ha", password=USERS["ha"])
+    try:
+        w.wait_message(f"{BASE}/availability", lambda m: m.payload == b"online")
+        w.wait_message(f"{BASE}/mood")
+    finally:
+        w.close()
+
+
+def test_password_from_the_environment_works(secured, core, make_adapter, monkeypatch):
+    monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", USERS["moodbox"])
+    make_adapter(core, config_for(secured))
+    wait_online(secured)
+
+
+def test_password_from_a_systemd_credential_works(secured, core, make_adapter, monkeypatch, tmp_path):
+    monkeypatch.delenv("MOODBOX_MQTT_PASSWORD", raising=False)
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "mqtt_password").write_text(USERS["moodbox"] + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
+    make_adapter(core, config_for(secured))
+    wait_online(secured)
+
+
+def test_wrong_password_is_reported_once_and_clearly(secured, core, make_adapter, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="moodbox.mqtt")
+    monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", "wrong")
+    adapter = make_adapter(core, config_for(secured))
+    probe = Watcher(secured.port, username="ha", password=USERS["ha"])
+    try:
+        probe.wait_for(lambda: [r for r in caplog.records if r.levelno == logging.ERROR], "the refusal in the log")
+        # let paho retry a few times (backoff 0.2 .. 1 s): it must not log again
+        probe.wait_for(lambda: adapter._client._reconnect_delay and adapter._client._reconnect_delay >= 0.8,
+                       "a few more attempts")
+    finally:
+        probe.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(errors) == 1, errors
+    assert "username or password" in errors[0] and "MOODBOX_MQTT_PASSWORD" in errors[0]
+    assert not adapter.connected
+
+
+def test_tls_with_a_self_signed_ca_and_verification(secured, core, make_adapter, monkeypatch):
+    monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", USERS["moodbox"])
+    config = config_for(secured, port=secured.tls_port,
+                        tls={"enabled": True, "ca_file": str(secured.tls_files["ca"]), "verify": True})
+    adapter = make_adapter(core, config)
+    wait_online(secured)
+    assert adapter.connected and adapter._client._ssl  # really over TLS
+
+
+def test_tls_with_an_unknown_ca_is_refused_and_explained(secured, core, make_adapter, monkeypatch, caplog,
+                                                         tmp_path):
+    from mqtt.broker import make_tls_files
+
+    caplog.set_level(logging.INFO, logger="moodbox.mqtt")
+    monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", USERS["moodbox"])
+    other_ca = make_tls_files(tmp_path / "other")["ca"]
+    config = config_for(secured, port=secured.tls_port, tls={"enabled": True, "ca_file": str(other_ca)})
+    adapter = make_adapter(core, config)
+    probe = Watcher(secured.port, username="ha", password=USERS["ha"])
+    try:
+        record = probe.wait_for(lambda: next((r for r in caplog.records if "TLS" in r.getMessage()), None),
+                                "the TLS failure in the log")
+    finally:
+        probe.close()
+    assert "certificate" in record.getMessage() and "mqtt.tls.ca_file" in record.getMessage()
+    assert not adapter.connected
+
+
+def test_missing_tls_file_disables_mqtt_with_a_clear_error(core, caplog, tmp_path):
+    from moodbox.mqtt import MqttAdapter
+
+    config = Config.model_validate({"mqtt": {"device_id": "testbox",
+                                             "tls": {"enabled": True, "ca_file": str(tmp_path / "nope.pem")}}})
+    adapter = MqttAdapter(core, config)
+    with caplog.at_level(logging.ERROR, logger="moodbox.mqtt"):
+        assert adapter.start() is False
+    assert "mqtt.tls.ca_file: file not found" in caplog.text
+    adapter.stop()  # harmless when it never started
