@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from moodbox.music.moods import to_track_space
-from moodbox.music.recommender import NEAR
+from moodbox.music.recommender import NEAR, QueueEntry, Recommender
 from moodbox.online.source import SourceItem
 from moodbox.readings import MoodState
-
-if TYPE_CHECKING:
-    from moodbox.music.recommender import QueueEntry, Recommender
 
 # A library track "matches" the room when its (valence, energy) lies this close to the room's mood:
 # the radius the recommender calls "fits".
