@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -245,3 +246,68 @@ def test_audio_output_arguments(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     (tmp_path / "pulse").mkdir()
     (tmp_path / "pulse" / "native").touch()
     assert audio_args("auto") == []
+
+
+def test_hung_mpv_is_killed_and_restarted(player: MpvPlayer, audio: dict[str, Path]) -> None:
+    rec = player.recorder  # type: ignore[attr-defined]
+    player.request_timeout_s = 1.0
+    player.load([item(audio["long1"], "one")], play=True)
+    rec.wait_for("track_started")
+    hung_pid = player.pid
+    assert hung_pid is not None
+    os.kill(hung_pid, signal.SIGSTOP)  # alive but not answering
+    try:
+        assert player.set_volume(20) == 20  # the volume is kept on our side even now
+        rec.wait_for("player_restarted")
+    finally:
+        if Path(f"/proc/{hung_pid}").exists():
+            os.kill(hung_pid, signal.SIGKILL)
+    assert player.pid not in (None, hung_pid)
+    wait_until(lambda: player.mpv_property("volume") == pytest.approx(20), what="volume on the new mpv")
+    assert player.status().index == 0 and player.status().state == "playing"
+
+
+def test_a_file_that_keeps_crashing_mpv_is_skipped(player: MpvPlayer, audio: dict[str, Path]) -> None:
+    rec = player.recorder  # type: ignore[attr-defined]
+    player.load([item(audio["long1"], "crasher"), item(audio["long2"], "next")], play=True)
+    rec.wait_for("track_started")
+    for crash in range(1, 4):
+        wait_until(lambda: player.status().restarts == crash - 1 and player.mpv_property("time-pos") is not None, what="mpv playing")
+        os.kill(player.pid, signal.SIGKILL)  # type: ignore[arg-type]
+        rec.wait_for("player_restarted", lambda d, n=crash: d["restarts"] == n)
+    failed = rec.wait_for("track_failed")
+    assert failed["index"] == 0 and "crashed" in failed["error"]
+    assert rec.wait_for("track_started", lambda d: d["index"] == 1)["item"]["title"] == "next"
+
+
+def test_no_orphan_mpv_when_the_daemon_is_killed(audio: dict[str, Path]) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from moodbox.config import AudioConfig\n"
+        "from moodbox.player import MpvPlayer, PlayItem\n"
+        "p = MpvPlayer(AudioConfig(output='null'))\n"
+        "p.start()\n"
+        f"p.load([PlayItem(path={str(audio['long1'])!r})], play=True)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    daemon = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        mpv_pid = int(daemon.stdout.readline())  # type: ignore[union-attr]
+        cmdline = Path(f"/proc/{mpv_pid}/cmdline").read_bytes().split(b"\0")
+        sock = next(arg for arg in cmdline if arg.startswith(b"--input-ipc-server=")).split(b"=", 1)[1]
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+    def gone() -> bool:
+        try:
+            return Path(f"/proc/{mpv_pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+        except OSError:
+            return True
+
+    wait_until(gone, what="mpv to exit with its parent")
+    shutil.rmtree(Path(sock.decode()).parent, ignore_errors=True)  # a killed daemon cannot clean up

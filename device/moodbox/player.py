@@ -9,19 +9,23 @@ Events go to `on_event(name, data)` from one notifier thread, in order:
   track_started    {index, item, position}
   track_ended      {index, item, position, duration, skipped, reason}  reason: eof|next|previous|stop|load|close
   track_failed     {index, item, error}
-  queue_ended      {count}
+  queue_ended      {count, failed}   failed: items of this queue that could not be played
   player_restarted {index, item, position, exit_code, restarts}
   volume           {volume}
+An mpv that stops answering is killed and restarted like a crashed one; a file that crashes mpv
+again and again is reported with track_failed and skipped.
 The callback may call back into the player; it should not block for long.
 """
 from __future__ import annotations
 
+import ctypes
 import glob
 import json
 import logging
 import os
 import queue
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -128,6 +132,14 @@ def audio_args(output: str) -> list[str]:
     return [f"--audio-device={output}"]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the thread that started us ends (Linux)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class _MpvConnection:
     """A JSON IPC client: numbered requests with replies, events handed to a callback."""
 
@@ -214,6 +226,7 @@ class MpvPlayer:
 
     def __init__(self, config: AudioConfig | None = None, on_event: EventCallback | None = None) -> None:
         self.config = config or AudioConfig()
+        self.request_timeout_s = REQUEST_TIMEOUT_S
         self.on_event = on_event
         self._lock = threading.RLock()
         self._items: list[PlayItem] = []
@@ -226,6 +239,7 @@ class MpvPlayer:
         self._started = False  # whether track_started was sent for the loaded file
         self._resuming = False  # the loaded file is a resume after a restart: no new track_started
         self._crashes_on_item = 0
+        self._failed_in_queue = 0  # items of this queue that could not be played
         self._index_of_crashes: int | None = None
         self._conn_generation = 0  # events of an old (dead) mpv are ignored
         self._restarts = 0
@@ -242,9 +256,12 @@ class MpvPlayer:
     # ----- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start mpv and the helper threads. Raises PlayerError when mpv cannot run at all."""
+        """Start mpv and the helper threads. Raises PlayerError when mpv cannot run at all.
+
+        mpv is always started from the supervisor thread: it gets SIGTERM when that thread ends
+        (PR_SET_PDEATHSIG), so even a daemon killed with -9 leaves no orphan player behind."""
         with self._lock:
-            if self._proc is not None:
+            if self._worker is not None:
                 return
             if shutil.which(self.config.mpv_path) is None:
                 raise PlayerError(
@@ -252,10 +269,17 @@ class MpvPlayer:
                 )
             parent = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0] or None
             self._sock_dir = Path(tempfile.mkdtemp(prefix="moodbox-mpv-", dir=parent))  # mode 0700
-            self._spawn()
-        self._worker = threading.Thread(target=self._work_loop, name="mpv-supervisor", daemon=True)
-        self._notifier = threading.Thread(target=self._notify_loop, name="player-events", daemon=True)
+        started: list[BaseException | None] = []
+        ready = threading.Event()
+        self._worker = threading.Thread(target=self._work_loop, args=(started, ready), name="mpv-supervisor", daemon=True)
         self._worker.start()
+        ready.wait()
+        if started and started[0] is not None:
+            self._worker.join(timeout=2.0)
+            self._worker = None
+            shutil.rmtree(self._sock_dir, ignore_errors=True)
+            raise started[0]
+        self._notifier = threading.Thread(target=self._notify_loop, name="player-events", daemon=True)
         self._notifier.start()
 
     def close(self) -> None:
@@ -290,7 +314,7 @@ class MpvPlayer:
             if self._conn is None:
                 return None
             try:
-                return self._conn.command(["get_property", name])
+                return self._command(["get_property", name])
             except MpvCommandError:
                 return None
 
@@ -316,6 +340,7 @@ class MpvPlayer:
             self._duration = None
             self._state = "stopped"
             self._crashes_on_item = 0
+            self._failed_in_queue = 0
             if play:
                 self.play()
 
@@ -446,7 +471,7 @@ class MpvPlayer:
             self._position = 0.0
             self._entry_id = None
             log.info("queue ended after %d items", len(self._items))
-            self._out_events.put(("queue_ended", {"count": len(self._items)}))
+            self._out_events.put(("queue_ended", {"count": len(self._items), "failed": self._failed_in_queue}))
             return
         self._start_item(target, 0.0)
 
@@ -473,7 +498,7 @@ class MpvPlayer:
             command: dict[str, Any] = {"name": "loadfile", "url": item.path, "flags": "replace"}
             if options:
                 command["options"] = options
-            reply = self._conn.command(command)
+            reply = self._command(command)
             self._entry_id = reply.get("playlist_entry_id") if isinstance(reply, dict) else None
             log.info("playing %s (%s)%s", item.label, item.path, f" from {position:.1f} s" if position else "")
         except PlayerError as exc:
@@ -485,7 +510,7 @@ class MpvPlayer:
         self._started = False
         if self._conn is not None:
             try:
-                self._conn.command(["stop"])
+                self._command(["stop"])
             except PlayerError as exc:
                 log.warning("mpv stop failed: %s", exc)
 
@@ -493,9 +518,24 @@ class MpvPlayer:
         if self._conn is None:
             return
         try:
-            self._conn.command(["set_property", name, value])
+            self._command(["set_property", name, value])
         except PlayerError as exc:
             log.warning("mpv: setting %s failed: %s", name, exc)
+
+    def _command(self, args: list[Any] | dict[str, Any]) -> Any:
+        """One mpv command; an mpv that stopped answering is killed (the supervisor restarts it)."""
+        if self._conn is None:
+            raise PlayerError("mpv is not running")
+        try:
+            return self._conn.command(args, timeout=self.request_timeout_s)
+        except MpvCommandError:
+            raise
+        except PlayerError:
+            proc = self._proc
+            if proc is not None and proc.poll() is None and not self._closing.is_set():
+                log.error("mpv stopped answering (%s); killing it, it will be restarted", args)
+                proc.kill()
+            raise
 
     def _emit_track_ended(self, reason: str, skipped: bool) -> None:
         item = self._items[self._index] if self._index is not None else None
@@ -537,7 +577,12 @@ class MpvPlayer:
         log.debug("starting %s", " ".join(args))
         try:
             self._proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         except OSError as exc:
             raise PlayerError(f"cannot start mpv ({self.config.mpv_path}): {exc}") from None
@@ -581,8 +626,17 @@ class MpvPlayer:
         if conn is not None:
             conn.close()
 
-    def _work_loop(self) -> None:
-        """Handle mpv events and watch the process; restart it when it died."""
+    def _work_loop(self, started: list[BaseException | None], ready: threading.Event) -> None:
+        """Start mpv, then handle its events and watch the process; restart it when it died."""
+        try:
+            with self._lock:
+                self._spawn()
+            started.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            started.append(exc)
+            return
+        finally:
+            ready.set()
         while not self._closing.is_set():
             try:
                 message = self._mpv_events.get(timeout=SUPERVISE_INTERVAL_S)
@@ -650,6 +704,7 @@ class MpvPlayer:
             )
             self._emit_restarted(exit_code)
             self._crashes_on_item = 0
+            self._failed_in_queue += 1
             self._advance(self._index + 1)
             return
         self._resuming = True
@@ -706,6 +761,7 @@ class MpvPlayer:
                     ("track_failed", {"index": self._index, "item": item.to_dict() if item else None, "error": error})
                 )
                 self._started = False
+                self._failed_in_queue += 1
                 self._advance((self._index or 0) + 1)
 
     def _on_property(self, name: str, value: Any) -> None:
