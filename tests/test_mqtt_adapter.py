@@ -287,7 +287,8 @@ def test_fuzzed_commands_leave_the_adapter_working(watcher, core, make_config, m
         elif kind < 0.7:
             payload = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 40)))
         elif kind < 0.9:
-            payload = json.dumps({rng.choice(["emotion", "timeout", "v"]): rng.choice([1, -1, "happy", None, 1e9])}).encode()
+            key = rng.choice(["emotion", "timeout", "v"])
+            payload = json.dumps({key: rng.choice([1, -1, "happy", None, 1e9])}).encode()
         else:
             payload = rng.choice(words).encode() * rng.randint(1, 300)
         watcher.client.publish(f"{BASE}/{rng.choice(things)}/set", payload, qos=0)

@@ -30,7 +30,8 @@ PRESS_PAYLOADS: tuple[str, ...] = ("", "press")
 ON_PAYLOADS = ("on", "true", "1")
 OFF_PAYLOADS = ("off", "false", "0")
 # Things that take a button press, and the Core method each calls.
-PRESS_THINGS: dict[str, str] = {"refresh": "refresh_mood", "like": "like", "dislike": "dislike", "rescan": "rescan_library"}
+PRESS_THINGS: dict[str, str] = {"refresh": "refresh_mood", "like": "like", "dislike": "dislike",
+                                "rescan": "rescan_library"}
 THINGS: tuple[str, ...] = ("player", "volume", "policy", "override", "detection", *PRESS_THINGS)
 
 _RELATIVE_RE = re.compile(r"^[+-]\d{1,3}$")

@@ -14,6 +14,8 @@ from moodbox.mqtt.topics import Topics
 from moodbox.readings import AGE_GROUPS, EMOTIONS
 
 ORIGIN = {"name": "moodbox", "sw_version": __version__}
+# Percent; "None" (Home Assistant's "unknown") before the first reading.
+CONFIDENCE_TEMPLATE = "{{ (value_json.confidence * 100) | round(0) if value_json.confidence is not none else None }}"
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ def _entities(topics: Topics, max_volume: int) -> list[Entity]:
             "device_class": "enum", "options": list(EMOTIONS), "icon": "mdi:emoticon-outline",
             "json_attributes_topic": t.state("mood")}),
         Entity("sensor", "confidence", "Mood confidence", {
-            "state_topic": t.state("mood"), "value_template": "{{ (value_json.confidence * 100) | round(0) if value_json.confidence is not none else None }}",
+            "state_topic": t.state("mood"), "value_template": CONFIDENCE_TEMPLATE,
             "unit_of_measurement": "%", "state_class": "measurement", "icon": "mdi:gauge"}),
         Entity("sensor", "age_group", "Age group", {
             "state_topic": t.state("mood"), "value_template": "{{ value_json.age_group }}",
