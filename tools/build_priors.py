@@ -6,7 +6,8 @@ Writes only derived facts (means per artist / genre, a median year), never raw r
   artists.json.gz  normalised artist -> [mean valence, mean energy, typical year or 0]
                    (means from data_w_genres.csv; typical year = median release year of the artist's
                    songs in Spotify-2000.csv and data_moods.csv, where the artist appears there)
-  genres.json.gz   normalised genre -> [mean valence, mean energy] (data_by_genres.csv)
+  genres.json.gz   normalised genre -> [mean valence, mean energy] (data_by_genres.csv); a word shared by
+                   3 or more genres and no genre itself ("indie") gets the mean of those genres
 """
 from __future__ import annotations
 
@@ -63,8 +64,18 @@ def genre_means(path: Path) -> dict[str, tuple[float, float]]:
             name = normalise_genre(row["genres"])
             if name:
                 found[name].append((float(row["valence"]), float(row["energy"])))
-    return {name: (statistics.fmean(v for v, _ in pairs), statistics.fmean(e for _, e in pairs))
-            for name, pairs in found.items()}
+    means = {name: (statistics.fmean(v for v, _ in pairs), statistics.fmean(e for _, e in pairs))
+             for name, pairs in found.items()}
+    # A word shared by 3+ genres that is no genre itself ("indie": "indie rock", "indie pop", ...) gets their mean.
+    by_word: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for name, point in means.items():
+        for word in set(name.split()):
+            if word != name and len(word) > 2:
+                by_word[word].append(point)
+    for word, points in by_word.items():
+        if word not in means and len(points) >= 3:
+            means[word] = (statistics.fmean(v for v, _ in points), statistics.fmean(e for _, e in points))
+    return means
 
 
 def write_json_gz(path: Path, data: dict) -> None:
