@@ -36,11 +36,9 @@ FACES_DIR = Path(__file__).resolve().parent / "data" / "faces"
 
 TICK_S = 0.5  # how often the loop looks at its timers
 PERSIST_INTERVAL_S = 10.0  # player.json while playing (SD cards do not like much more)
-SKIP_WITHIN_S = 30.0  # a track left before this many seconds counts as skipped
 HEARTBEAT_STALE_S = 15.0  # the loop is considered hung when it has not ticked for this long
 DEBUG_FRAMES_KEPT = 200
 PLAYER_STATE_FILE = "player.json"
-LIBRARY_DB_FILE = "library.db"
 
 
 @dataclass
@@ -174,6 +172,7 @@ class Core:
         self._next_recheck: float | None = None
         self._last_diagnostics = 0.0
         self._library_state: dict[str, Any] = {"status": "opening", "tracks": 0}
+        self._scan_thread: threading.Thread | None = None
 
     # ----- public API (any thread, never blocks) -----------------------------------------------
 
@@ -288,7 +287,10 @@ class Core:
             if self._worker_thread.is_alive() and self._current_job:
                 log.warning("worker still busy with '%s' at exit; leaving it", self._current_job[0])
         self._close_camera()
-        self._close_history()
+        if self._scan_thread is not None:
+            self._scan_thread.join(timeout=0.3)  # it stops at the next file
+        for part in (self.history, self.index):
+            self._close_quietly(part)
 
     def alive(self) -> bool:
         """For the systemd watchdog: both threads running and the loop ticking."""
@@ -455,12 +457,13 @@ class Core:
             return
         track_id = status.item.track_id
         log.info("%s: %s", "like" if liked else "dislike", status.item.label)
-        self._submit(0, "rate", lambda: self._job_rate(track_id, liked))
+        emotion = self._effective_mood().emotion
+        self._submit(0, "rate", lambda: self._job_rate(track_id, emotion, liked))
         if not liked:
             self.player.next()
 
     def _do_rescan(self) -> None:
-        self._submit(1, "scan", lambda: self._job_scan(full=True))
+        self._start_scan()
 
     def _do_button(self, kind: str) -> None:
         action = self.config.gpio.press_action if kind == "press" else self.config.gpio.hold_action
@@ -524,13 +527,22 @@ class Core:
         self._post(self._handle_player_event, name, data)
 
     def _handle_player_event(self, name: str, data: dict[str, Any]) -> None:
-        if name == "track_ended":
+        if name == "track_started":
+            item = data.get("item") or {}
+            index = data.get("index")
+            reason = self._queue_reasons[index] if isinstance(index, int) and index < len(self._queue_reasons) else None
+            self._event("track_started", index=index, title=item.get("title"), artist=item.get("artist"),
+                        track_id=item.get("track_id"), mood=item.get("mood"), reason=reason)
+        elif name == "track_ended":
             item = data.get("item") or {}
             track_id = item.get("track_id")
             position = float(data.get("position") or 0.0)
-            skipped = bool(data.get("skipped")) and position < SKIP_WITHIN_S
+            duration = float(data.get("duration") or item.get("duration") or 0.0)
+            skipped = bool(data.get("skipped"))  # History counts it against the track only within 30 s
+            emotion = self._effective_mood().emotion
             if track_id is not None and item.get("source", "library") == "library":
-                self._submit(0, "record play", lambda: self._job_record_play(track_id, skipped, position))
+                self._submit(0, "record play",
+                             lambda: self._job_record_play(track_id, emotion, position, duration, skipped))
         elif name == "queue_ended":
             if self.config.mood.refresh_on_queue_end:
                 self._do_refresh("queue_end")
@@ -654,37 +666,48 @@ class Core:
     # Library, recommender and history: everything that touches the index runs on the worker.
 
     def _job_open_library(self) -> None:
-        from moodbox.music import History, LibraryIndex, Recommender
+        from moodbox.music import HISTORY_FILE, INDEX_FILE, History, LibraryIndex, Recommender
 
-        self.index = LibraryIndex(self.state_dir / LIBRARY_DB_FILE)
-        self.history = History(self.state_dir)
-        self.recommender = Recommender(self.index, self.config.recommend)
-        if self._library_count() == 0:
-            self._job_scan(full=False)
-        else:
-            self._publish_library({"status": "ready", "tracks": self._library_count()})
-            self._submit(1, "scan", lambda: self._job_scan(full=False))
+        self.index = LibraryIndex(self.state_dir / INDEX_FILE)
+        self.history = History(self.state_dir / HISTORY_FILE)
+        self.recommender = Recommender(self.index, self.history, self.config.recommend)
+        tracks = self._library_count()
+        self._publish_library({"status": "ready" if tracks else "empty", "tracks": tracks})
+        self._post(self._do_rescan)  # catch up with files added while we were off
+
+    def _start_scan(self) -> None:
+        """Scan on a thread of its own: the index is thread-safe, and the music plays on meanwhile."""
+        if self._scan_thread is not None and self._scan_thread.is_alive():
+            log.info("a library scan is already running")
+            return
+        self._scan_thread = threading.Thread(target=self._scan, name="library-scan", daemon=True)
+        self._scan_thread.start()
 
     def _library_roots(self) -> tuple[list[Path], bool]:
         """The configured folders that exist, or the demo library (generated when missing)."""
-        roots = [p for p in self.config.library_paths if p.is_dir()]
+        roots = [p for p in self.config.library_paths if _has_audio(p)]
         if roots:
             return roots, False
         demo = self.config.resolve_path(self.config.library.demo_path)
-        log.warning("no music folder found (library.path: %s); playing the demo library %s. "
-                    "Set library.path in the config to your music.",
+        log.warning("no music found in library.path (%s); playing the demo library %s instead. "
+                    "Put music there or set library.path in the config.",
                     ", ".join(str(p) for p in self.config.library_paths) or "empty", demo)
-        if not demo.is_dir() or not any(demo.iterdir()):
-            from moodbox.music import make_demo_library
+        if not _has_audio(demo):
+            from moodbox.music.demo import make_demo_library
 
             log.info("generating the demo library in %s", demo)
             make_demo_library(demo)
         return [demo], True
 
-    def _job_scan(self, full: bool) -> None:
-        from moodbox.music import scan
+    def _scan(self) -> None:
+        from moodbox.music import scan_library
 
-        roots, demo = self._library_roots()
+        try:
+            roots, demo = self._library_roots()
+        except Exception as exc:  # noqa: BLE001
+            log.exception("cannot prepare the library folders")
+            self._publish_library({"status": "error", "message": str(exc), "tracks": self._library_count()})
+            return
         self._publish_library({"status": "scanning", "tracks": self._library_count(),
                                "roots": [str(r) for r in roots], "demo": demo})
 
@@ -693,7 +716,7 @@ class Core:
                 raise InterruptedError("stopping")
 
         try:
-            summary = scan(roots, self.index, progress)
+            report = scan_library(roots, self.index, progress)
         except InterruptedError:
             return
         except Exception as exc:  # noqa: BLE001
@@ -705,8 +728,16 @@ class Core:
             log.warning("no playable music found in %s", ", ".join(str(r) for r in roots))
         state = {"status": "ready" if tracks else "empty", "tracks": tracks, "roots": [str(r) for r in roots],
                  "demo": demo, "last_scan": round(time.time())}
-        state.update(_scan_summary(summary))
+        state.update({"added": report.added, "updated": report.updated, "removed": report.removed,
+                      "failed": len(report.failed), "scan_seconds": round(report.seconds, 1)})
+        for path, why in report.failed[:20]:
+            log.warning("library: skipped %s: %s", path, why)
         self._publish_library(state)
+        self._post(self._on_scan_done, tracks)
+
+    def _on_scan_done(self, tracks: int) -> None:
+        if tracks and self._queue_empty() and not self._burst_in_flight:
+            self._new_queue("library_ready")
 
     def _library_count(self) -> int:
         return int(self.index.count()) if self.index is not None else 0
@@ -717,7 +748,7 @@ class Core:
         if self.recommender is None:
             self._post(self._on_queue_ready, [], [], reason)
             return
-        entries = self.recommender.recommend(mood, policy, self.config.recommend.queue_length, self.history)
+        entries = self.recommender.recommend(mood, count=self.config.recommend.queue_length, policy=policy)
         items = [
             PlayItem(path=str(e.track.path), title=e.track.title, artist=e.track.artist, album=e.track.album,
                      mood=e.track.mood, source="library", track_id=e.track.id, duration=e.track.duration or None)
@@ -725,21 +756,22 @@ class Core:
         ]
         self._post(self._on_queue_ready, items, [e.reason for e in entries], reason)
 
-    def _job_record_play(self, track_id: int, skipped: bool, position: float) -> None:
+    def _job_record_play(self, track_id: int, emotion: str, listened: float, duration: float, skipped: bool) -> None:
         if self.history is not None:
-            self.history.record_play(track_id, skipped=skipped)
+            self.history.record_play(track_id, emotion, listened, duration, skipped)
 
-    def _job_rate(self, track_id: int, liked: bool) -> None:
+    def _job_rate(self, track_id: int, emotion: str, liked: bool) -> None:
         if self.history is not None:
-            (self.history.like if liked else self.history.dislike)(track_id)
+            (self.history.like if liked else self.history.dislike)(track_id, emotion)
 
-    def _close_history(self) -> None:
-        closer = getattr(self.history, "close", None)
-        if callable(closer):
-            try:
-                closer()
-            except Exception:  # noqa: BLE001
-                log.exception("closing the history failed")
+    @staticmethod
+    def _close_quietly(part: Any) -> None:
+        if part is None:
+            return
+        try:
+            part.close()
+        except Exception:  # noqa: BLE001
+            log.exception("closing %s failed", type(part).__name__)
 
     # ----- perception -------------------------------------------------------------------------------
 
@@ -900,18 +932,14 @@ class Core:
                  "" if play else " (paused)")
 
 
-def _scan_summary(summary: Any) -> dict[str, Any]:
-    """A few numbers from whatever scan() returns, for the library topic."""
-    if summary is None:
-        return {}
-    if isinstance(summary, dict):
-        source = summary
-    else:
-        source = {k: getattr(summary, k) for k in ("added", "updated", "removed", "errors") if hasattr(summary, k)}
-    result: dict[str, Any] = {}
-    for key, value in source.items():
-        if isinstance(value, (int, float, str)):
-            result[key] = value
-        elif isinstance(value, (list, tuple)):
-            result[key] = len(value)
-    return result
+
+def _has_audio(root: Path) -> bool:
+    """True when the folder (or one below it) holds at least one audio file; stops at the first."""
+    from moodbox.music.tags import AUDIO_EXTENSIONS
+
+    if not root.is_dir():
+        return False
+    for _, _, files in os.walk(root):
+        if any(Path(name).suffix.lower() in AUDIO_EXTENSIONS for name in files):
+            return True
+    return False

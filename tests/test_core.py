@@ -1,0 +1,276 @@
+"""Core with real parts: folder camera with real pictures, real perception models, a real tagged
+library scanned into SQLite, real mpv with null audio."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from core_testkit import (HAPPY_FACE, NO_FACE, SAD_FACE, Recorder, camera_folder, config_data, make_config,
+                          models_ready, show, wait_until, write_library)
+from moodbox.core import PLAYER_STATE_FILE, STATE_TOPICS, Core
+
+NO_MODELS = models_ready()
+needs_models = pytest.mark.skipif(NO_MODELS is not None, reason=NO_MODELS or "")
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("music")
+    write_library(folder)
+    return folder
+
+
+class Harness:
+    """A started Core plus what it told its listeners."""
+
+    def __init__(self, core: Core, recorder: Recorder) -> None:
+        self.core = core
+        self.events = recorder
+
+    def playing_path(self) -> str | None:
+        return self.core.player.mpv_property("path")
+
+
+@pytest.fixture
+def start_core(tmp_path: Path, library: Path) -> Iterator:
+    cores: list[Core] = []
+
+    def start(source: str | Path | None = None, state: Path | None = None, **sections: dict) -> Harness:
+        if source is None:
+            source = camera_folder(tmp_path / "cam", NO_FACE)
+        config = make_config(tmp_path, config_data(state or tmp_path / "state", library, str(source), **sections))
+        core = Core(config)
+        recorder = Recorder()
+        core.subscribe(recorder)
+        cores.append(core)
+        core.start()
+        return Harness(core, recorder)
+
+    yield start
+    for core in cores:
+        core.close()
+
+
+def first_track_started(h: Harness, since: int = 0) -> dict:
+    return h.events.event("track_started", since)
+
+
+def test_start_reads_the_room_and_plays_a_queue(start_core) -> None:
+    h = start_core()
+    started = first_track_started(h)
+    assert started["index"] == 0 and started["title"]
+    wait_until(lambda: h.playing_path() is not None, "mpv playing a file")
+    snapshot = h.core.snapshot()
+    assert set(snapshot) == set(STATE_TOPICS)
+    assert snapshot["player"]["state"] == "playing"
+    assert snapshot["volume"] == {"volume": 30, "max": 60}
+    assert snapshot["library"]["tracks"] == 12
+    assert snapshot["policy"] == {"policy": "match"}
+    assert snapshot["detection"] == {"enabled": True}
+    diagnostics = snapshot["diagnostics"]
+    assert diagnostics["uptime_s"] >= 0 and diagnostics["memory_mb"] > 0
+    assert diagnostics["library_tracks"] == 12
+    if NO_MODELS is None:
+        # a burst looked at the room (no face on the picture: mood stays neutral, 0 faces)
+        h.events.event("capture", match=lambda d: d["active"] is True)
+        h.events.event("capture", match=lambda d: d["active"] is False)
+        assert snapshot["mood"]["emotion"] == "neutral" and snapshot["mood"]["faces"] == 0
+        assert set(diagnostics["timings_ms"]) >= {"detector"}
+        assert snapshot["camera"]["status"] == "ok"
+
+
+@needs_models
+def test_button_press_reads_new_mood_and_plays_a_new_queue(start_core, tmp_path: Path) -> None:
+    cam = camera_folder(tmp_path / "cam", NO_FACE)
+    h = start_core(source=cam)
+    first_track_started(h)
+    show(cam, HAPPY_FACE)  # someone smiling walks in
+    mark = h.events.mark()
+    h.core.button("press")
+    assert h.events.event("button", mark)["action"] == "refresh"
+    h.events.event("capture", mark, lambda d: d["active"] is True)
+    changed = h.events.event("mood_changed", mark)
+    assert changed["emotion"] == "happy" and changed["previous"] == "neutral"
+    mood = h.events.wait_for("mood", lambda d: d["emotion"] == "happy", mark)
+    assert mood["source"] == "camera" and mood["faces"] == 1 and len(mood["ages"]) == 1
+    started = first_track_started(h, mark)
+    assert started["index"] == 0
+    assert started["mood"] in ("happy", "energetic")  # the library's tracks nearest to a happy room
+    new_first = h.core.player.queue()[0].path
+    wait_until(lambda: h.playing_path() == new_first, "mpv playing the first track of the new queue")
+
+
+@needs_models
+def test_same_mood_keeps_the_queue(start_core) -> None:
+    h = start_core()
+    first_track_started(h)
+    queue_before = [item.path for item in h.core.player.queue()]
+    mark = h.events.mark()
+    h.core.refresh_mood()
+    h.events.event("capture", mark, lambda d: d["active"] is False)
+    h.events.wait_for("diagnostics", lambda d: True, mark)  # published after the burst was applied
+    assert [item.path for item in h.core.player.queue()] == queue_before
+    assert not [e for e in h.events.of("event", mark) if e["type"] == "mood_changed"]
+
+
+def test_killed_mpv_is_recovered_and_playback_resumes(start_core) -> None:
+    h = start_core()
+    first_track_started(h)
+    wait_until(lambda: h.playing_path() is not None, "mpv playing")
+    path, pid = h.playing_path(), h.core.player.pid
+    os.kill(pid, signal.SIGKILL)
+    h.events.wait_for("diagnostics", lambda d: d["player_restarts"] == 1)
+    wait_until(lambda: h.core.player.pid not in (None, pid), "a new mpv")
+    wait_until(lambda: h.playing_path() == path, "the same track playing again")
+    assert h.core.snapshot()["player"]["state"] == "playing"
+
+
+def test_missing_camera_gives_error_state_and_music_plays_on(start_core, tmp_path: Path) -> None:
+    cam = tmp_path / "not-yet-plugged"
+    h = start_core(source=cam)
+    error = h.events.wait_for("camera", lambda d: d["status"] == "error")
+    assert str(cam) in error["message"] and error["retry_in_s"] == 1
+    first_track_started(h)
+    wait_until(lambda: h.playing_path() is not None, "music despite the camera")
+    # the camera shows up: the periodic retry finds it
+    camera_folder(cam, NO_FACE)
+    h.events.wait_for("camera", lambda d: d["status"] == "ok")
+    assert h.core.snapshot()["player"]["state"] == "playing"
+
+
+def test_detection_off_reads_no_frames_and_still_refreshes_the_queue(start_core) -> None:
+    h = start_core()
+    first_track_started(h)
+    h.events.event("capture", match=lambda d: d["active"] is False)
+    mark = h.events.mark()
+    h.core.set_detection(False)
+    h.events.wait_for("camera", lambda d: d["status"] == "off", mark)
+    assert h.events.wait_for("detection", since=mark) == {"enabled": False}
+    h.core.refresh_mood("test")
+    first_track_started(h, mark)  # a new queue for the current mood
+    assert not [e for e in h.events.of("event", mark) if e["type"] == "capture"]
+    assert h.core._camera is None  # closed (the worker thread owns it)
+    mark = h.events.mark()
+    h.core.set_detection(True)
+    h.events.event("capture", mark, lambda d: d["active"] is True)
+
+
+def test_override_replaces_the_mood_until_it_times_out(start_core) -> None:
+    h = start_core()
+    first_track_started(h)
+    mark = h.events.mark()
+    h.core.set_mood_override("sad", timeout_s=1.5)
+    assert h.events.event("mood_changed", mark)["emotion"] == "sad"
+    assert h.events.wait_for("override", lambda d: d["active"], mark)["emotion"] == "sad"
+    assert h.events.wait_for("mood", lambda d: d["emotion"] == "sad", mark)["source"] == "override"
+    started = first_track_started(h, mark)
+    assert started["mood"] in ("sad", "calm")
+    h.events.wait_for("override", lambda d: not d["active"], mark)
+    h.events.wait_for("mood", lambda d: d["source"] != "override", mark)
+    with pytest.raises(ValueError, match="unknown emotion"):
+        h.core.set_mood_override("grumpy")
+    with pytest.raises(ValueError, match="unknown policy"):
+        h.core.set_policy("loud")
+
+
+def test_volume_is_capped_and_reaches_mpv(start_core) -> None:
+    h = start_core()
+    first_track_started(h)
+    assert h.core.set_volume(95) == 60
+    h.events.wait_for("volume", lambda d: d["volume"] == 60)
+    wait_until(lambda: h.core.player.mpv_property("volume") == 60, "mpv volume 60")
+
+
+def test_dislike_is_recorded_and_skips(start_core) -> None:
+    h = start_core()
+    started = first_track_started(h)
+    mark = h.events.mark()
+    h.core.dislike()
+    assert first_track_started(h, mark)["index"] == 1
+    emotion = h.core.snapshot()["mood"]["emotion"]
+    wait_until(lambda: h.core.history.feedback(emotion).get(started["track_id"]) is not None, "feedback saved")
+    assert h.core.history.feedback(emotion)[started["track_id"]].dislikes == 1
+
+
+def test_queue_end_reads_the_room_again_and_plays_on(start_core) -> None:
+    h = start_core(recommend={"queue_length": 1})
+    first_track_started(h)
+    mark = h.events.mark()
+    h.core.next()  # past the last track: the queue ends
+    if NO_MODELS is None:
+        h.events.event("capture", mark, lambda d: d["active"] is True)
+    first_track_started(h, mark)
+
+
+def test_a_broken_listener_does_not_break_the_core(start_core) -> None:
+    errors: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            errors.append(record.getMessage() + (str(record.exc_info[1]) if record.exc_info else ""))
+
+    def broken(topic: str, data: dict) -> None:
+        raise RuntimeError("adapter bug")
+
+    handler = Collect(level=logging.ERROR)
+    logging.getLogger("moodbox.core").addHandler(handler)
+    try:
+        h = start_core()
+        h.core.subscribe(broken)
+        after = Recorder()
+        h.core.subscribe(after)  # a listener after the broken one still hears everything
+        h.core.set_volume(20)
+        after.wait_for("volume", lambda d: d["volume"] == 20)
+        h.core.set_volume(25)
+        after.wait_for("volume", lambda d: d["volume"] == 25)
+        assert any("adapter bug" in e and "topic volume" in e for e in errors)
+    finally:
+        logging.getLogger("moodbox.core").removeHandler(handler)
+
+
+def test_queue_and_position_are_saved_and_resumed(start_core, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    h = start_core(state=state)
+    first_track_started(h)
+    h.core.next()
+    wait_until(lambda: h.core.player.status().index == 1 and h.core.player.status().position > 0.3, "playing #2")
+    queue = [item.path for item in h.core.player.queue()]
+    h.core.close()
+    saved = json.loads((state / PLAYER_STATE_FILE).read_text())
+    assert [item["path"] for item in saved["player"]["items"]] == queue
+    assert saved["player"]["index"] == 1 and saved["player"]["position"] > 0.3
+    assert "volume" not in json.dumps(saved["player"])  # volume always starts at start_volume
+
+    again = start_core(state=state)
+    assert [item.path for item in again.core.player.queue()] == queue
+    status = again.core.player.status()
+    assert status.index == 1 and status.position >= saved["player"]["position"] - 0.5
+    assert again.core.snapshot()["volume"]["volume"] == 30
+    wait_until(lambda: again.playing_path() == queue[1], "the saved track playing again")
+
+
+def test_a_damaged_state_file_is_ignored(start_core, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / PLAYER_STATE_FILE).write_text('{"player": {"items": [{"title": "no path"}], "index": "x"')
+    h = start_core(state=state)
+    first_track_started(h)  # a fresh queue instead
+
+
+@needs_models
+def test_frames_are_saved_only_with_the_debug_option(start_core, tmp_path: Path) -> None:
+    h = start_core(source=camera_folder(tmp_path / "cam", SAD_FACE), state=tmp_path / "quiet")
+    h.events.event("capture", match=lambda d: d["active"] is False)
+    first_track_started(h)
+    images = [p for p in (tmp_path / "quiet").rglob("*") if p.suffix in (".jpg", ".png")]
+    assert images == []
+    h.core.close()
+    debug = start_core(source=tmp_path / "cam", state=tmp_path / "debug", camera={"save_frames": True})
+    debug.events.event("capture", match=lambda d: d["active"] is False)
+    wait_until(lambda: len(list((tmp_path / "debug" / "debug-frames").glob("*.jpg"))) >= 2, "debug frames")
