@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from moodbox.commands.common import config_or_exit
-    from moodbox.music.demo import generate_demo_library
+    from moodbox.music.demo import make_demo_library
     from moodbox.music.synth import EncodeError
 
     folder = args.folder
@@ -22,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
         config = config_or_exit(args)
         folder = config.resolve_path(config.library.demo_path)
     try:
-        written, present = generate_demo_library(folder, force=args.force)
+        written, present = make_demo_library(folder, force=args.force)
     except (EncodeError, OSError) as exc:
         print(f"demo library: {exc}")
         return 1

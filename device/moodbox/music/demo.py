@@ -77,7 +77,7 @@ def demo_files(folder: Path, suffix: str) -> list[tuple[DemoTrack, Path]]:
     return [(t, folder / t.folder / f"{n:02d} {t.title}{suffix}") for n, t in enumerate(DEMO_TRACKS, start=1)]
 
 
-def generate_demo_library(folder: Path, force: bool = False) -> tuple[int, int]:
+def make_demo_library(folder: Path, force: bool = False) -> tuple[int, int]:
     """Create the demo library in `folder`; returns (written, already there)."""
     suffix = ".ogg" if can_write(".ogg") else ".wav"
     if suffix == ".wav":
