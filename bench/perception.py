@@ -37,7 +37,7 @@ FER_SCRIPT = r"""
 import json, os, sys, time, statistics
 import cv2
 cv2.setNumThreads(1)
-from fer import FER
+from fer.fer import FER
 folder, repeat = sys.argv[1], int(sys.argv[2])
 detector = FER()  # defaults: Haar cascade, quantized TFLite emotion model
 results = {}
