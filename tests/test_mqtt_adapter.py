@@ -299,3 +299,24 @@ def test_fuzzed_commands_leave_the_adapter_working(watcher, core, make_config, m
     assert all(args[0] in ("match", "lift", "calm") for args in core.called("set_policy"))
     watcher.wait_for(lambda: watcher.last(f"{BASE}/policy").json() == {"policy": "calm"}, "published policy")
     assert core.snapshot()["volume"]["volume"] <= 70
+
+
+def test_a_stuck_adapter_never_blocks_the_core_and_catches_up(watcher, core, make_config, make_adapter,
+                                                              monkeypatch, caplog):
+    import threading
+
+    import moodbox.mqtt.adapter as adapter_module
+
+    monkeypatch.setattr(adapter_module, "QUEUE_SIZE", 5)
+    stuck, release = threading.Event(), threading.Event()
+    real_snapshot = core.snapshot
+    core.snapshot = lambda: (stuck.set(), release.wait(30), real_snapshot())[2]  # the worker hangs in here
+    make_adapter(core, make_config())
+    watcher.wait_for(stuck.is_set, "the worker to hang in snapshot() after connecting")
+    for volume in range(50):  # far more than the queue holds: must return at once, dropping updates
+        core.change("volume", {"volume": volume})
+    assert "dropping updates" in caplog.text
+    release.set()
+    online(watcher)
+    watcher.wait_for(lambda: (watcher.last(f"{BASE}/volume") or None) and
+                     watcher.last(f"{BASE}/volume").json()["volume"] == 49, "the latest volume after catching up")

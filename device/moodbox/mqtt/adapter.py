@@ -57,8 +57,9 @@ class MqttAdapter:
         self._published: dict[str, str] = {}  # state topic -> last JSON sent on this connection
         self._started = time.monotonic()
         self._down_since: float | None = None  # start of the current outage
-        self._last_problem: str | None = None  # logged once per outage
+        self._problems_logged: set[str] = set()  # each problem is logged once per outage
         self._queue_full_logged = False
+        self._resync = False  # set when updates were dropped: republish all states once the queue drains
         self._bad_commands: list[float] = []  # times of recent bad commands, for log rate limiting
         self._subscribed = False
 
@@ -93,19 +94,19 @@ class MqttAdapter:
         client.loop_start()
         return True
 
-    def stop(self, timeout: float = 3.0) -> None:
-        """Publish `offline`, disconnect and stop the threads."""
+    def stop(self, timeout: float = 0.4) -> None:
+        """Publish `offline`, disconnect and stop the threads, within about `timeout` seconds
+        (the daemon's shutdown budget is short; if `offline` cannot get out, the last will says it)."""
         if not self._running or self._client is None:
             return
         self._running = False
         self._jobs_put(("stop", None), force=True)
         if self._worker is not None:
-            self._worker.join(timeout)
+            self._worker.join(timeout / 2)
         client = self._client
         if self._connected:
             try:
-                info = client.publish(self.topics.availability, "offline", qos=1, retain=True)
-                info.wait_for_publish(timeout)
+                client.publish(self.topics.availability, "offline", qos=1, retain=True).wait_for_publish(timeout / 2)
             except (RuntimeError, ValueError) as exc:
                 log.warning("MQTT: could not publish offline: %s", exc)
         client.disconnect()
@@ -147,23 +148,27 @@ class MqttAdapter:
             self._jobs_put(("core", (topic, data)))
 
     def _jobs_put(self, job: tuple[str, Any], force: bool = False) -> None:
+        """Queue work for the worker without ever waiting. When full, updates are dropped (and all
+        states resent later); lifecycle jobs (force) push out the oldest job instead."""
         try:
             self._jobs.put_nowait(job)
+            return
         except queue.Full:
-            if force:  # lifecycle jobs must get through: make room
-                try:
-                    self._jobs.get_nowait()
-                except queue.Empty:
-                    pass
+            self._resync = True
+        if force:
+            try:
+                self._jobs.get_nowait()
                 self._jobs.put_nowait(job)
-            elif not self._queue_full_logged:
-                self._queue_full_logged = True
-                log.warning("MQTT: work queue full, dropping updates (they are republished on reconnect)")
+            except (queue.Empty, queue.Full):
+                pass
+        if not self._queue_full_logged:
+            self._queue_full_logged = True
+            log.warning("MQTT: too much to do, dropping updates; every state is sent again when it calms down")
 
     def _problem(self, text: str, level: int) -> None:
         """Log a connection problem once per outage (a new, different problem is logged too)."""
-        if text != self._last_problem:
-            self._last_problem = text
+        if text not in self._problems_logged:
+            self._problems_logged.add(text)
             settings = self._config.mqtt
             log.log(level, "MQTT broker %s:%d: %s; the music keeps playing, retrying in the background",
                     settings.host, settings.port, text)
@@ -181,7 +186,7 @@ class MqttAdapter:
                 kind, data = self._jobs.get(timeout=max(0.0, due - now))
             except queue.Empty:
                 kind, data = "tick", None
-            if kind == "stop":
+            if kind == "stop" or not self._running:
                 return
             try:
                 if kind == "connected":
@@ -192,6 +197,9 @@ class MqttAdapter:
                 elif kind == "message":
                     if self._handle_message(*data):
                         birth_due = time.monotonic() + random.uniform(0, self._birth_delay_max_s)
+                if self._resync and self._jobs.empty():
+                    self._resync = False
+                    self._publish_states(self._core.snapshot())
                 now = time.monotonic()
                 if birth_due is not None and now >= birth_due:
                     birth_due = None
@@ -213,7 +221,7 @@ class MqttAdapter:
         if not self._connected:
             return  # dropped again already; the next connect republishes
         self._down_since = None
-        self._last_problem = None
+        self._problems_logged.clear()
         self._queue_full_logged = False
         self._published.clear()
         self._publish_everything()
@@ -225,9 +233,12 @@ class MqttAdapter:
                 self._publish(topic, json.dumps(payload), retain=True)
         snapshot = self._core.snapshot()
         self._published.clear()
+        self._publish_states(snapshot)
+        self._publish_diagnostics(snapshot)
+
+    def _publish_states(self, snapshot: dict[str, Any]) -> None:
         for name in STATE_NAMES:
             self._publish_state(name, snapshot.get(name))
-        self._publish_diagnostics(snapshot)
 
     def _handle_core(self, topic: str, data: Any) -> None:
         if topic in STATE_NAMES:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 
 import paho.mqtt.client as mqtt
@@ -44,6 +45,10 @@ def describe_socket_error(error: BaseException | None) -> str:
         return f"TLS failed: {error.reason or error} (is mqtt.port a TLS port? check mqtt.tls)"
     if isinstance(error, ConnectionRefusedError):
         return "connection refused (is the broker running, is mqtt.port right?)"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name ({error.strerror}; check mqtt.host)"
+    if isinstance(error, TimeoutError):
+        return "no answer (timeout; check mqtt.host, mqtt.port and the network)"
     return f"{type(error).__name__}: {error}"
 
 
