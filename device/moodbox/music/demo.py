@@ -7,7 +7,9 @@ Idempotent: files already there are kept; an interrupted run finishes the missin
 from __future__ import annotations
 
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,17 @@ Winter Rooms/*Moth Light*,,0.2,0.3
 MARKER = ".moodbox-demo"
 
 
+def _write_track(number: int, track: DemoTrack, path: Path) -> None:
+    samples = render(track.style, track.seconds, seed=number)
+    part = path.with_name(f".{path.name}.part{path.suffix}")  # hidden until complete and tagged
+    write_audio(part, samples)
+    write_tags(part, title=track.title, artist=track.artist, album=track.album, album_artist=track.artist,
+               year=track.year, genre=track.genre, bpm=round(track.style.bpm), track_number=number,
+               mood=track.mood_tag, explicit=track.explicit)
+    part.replace(path)
+    log.debug("wrote %s", path)
+
+
 def demo_files(folder: Path, suffix: str) -> list[tuple[DemoTrack, Path]]:
     return [(t, folder / t.folder / f"{n:02d} {t.title}{suffix}") for n, t in enumerate(DEMO_TRACKS, start=1)]
 
@@ -83,21 +96,14 @@ def make_demo_library(folder: Path, force: bool = False) -> tuple[int, int]:
     if suffix == ".wav":
         log.warning("neither ffmpeg nor soundfile available: writing the demo library as WAV (larger files)")
     folder.mkdir(parents=True, exist_ok=True)
-    written = present = 0
     started = time.monotonic()
-    for number, (track, path) in enumerate(demo_files(folder, suffix), start=1):
-        if path.exists() and not force:
-            present += 1
-            continue
-        samples = render(track.style, track.seconds, seed=number)
-        part = path.with_name(f".{path.name}.part{suffix}")  # hidden until complete and tagged
-        write_audio(part, samples)
-        write_tags(part, title=track.title, artist=track.artist, album=track.album, album_artist=track.artist,
-                   year=track.year, genre=track.genre, bpm=round(track.style.bpm), track_number=number,
-                   mood=track.mood_tag, explicit=track.explicit)
-        part.replace(path)
-        written += 1
-        log.debug("wrote %s", path)
+    todo = [(number, track, path) for number, (track, path) in enumerate(demo_files(folder, suffix), start=1)
+            if force or not path.exists()]
+    present = len(DEMO_TRACKS) - len(todo)
+    # The encoder runs as a separate process per file (ffmpeg), so threads use every core.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        list(pool.map(lambda job: _write_track(*job), todo))
+    written = len(todo)
     sidecar = folder / "moods.csv"
     if force or not sidecar.exists():
         sidecar.write_text(DEMO_SIDECAR, encoding="utf-8")

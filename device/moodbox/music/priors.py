@@ -6,6 +6,7 @@ genres.json.gz:  normalised genre name -> [valence, energy]
 from __future__ import annotations
 
 import difflib
+import functools
 import gzip
 import json
 import logging
@@ -112,6 +113,12 @@ def _fuzzy_genre(name: str, genres: dict[str, tuple[float, float]]) -> str | Non
             if candidate in genres:
                 return candidate
     return None
+
+
+@functools.cache
+def shipped_priors() -> Priors:
+    """The shipped tables, loaded once per process (about a second on a Pi)."""
+    return Priors.load()
 
 
 def _read_json_gz(path: Path) -> dict:

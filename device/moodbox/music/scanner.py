@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from moodbox.music.index import LibraryIndex, Transaction
-from moodbox.music.priors import Priors
+from moodbox.music.priors import Priors, shipped_priors
 from moodbox.music.sidecar import Sidecar
 from moodbox.music.tags import AUDIO_EXTENSIONS, TagError, read_tags, title_from_filename
 from moodbox.music.trackmood import TrackMood, track_mood
@@ -119,7 +119,7 @@ def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | No
     """Bring the index in line with the folders; returns what changed and which files were skipped."""
     started = time.monotonic()
     report = ScanReport()
-    priors = priors if priors is not None else Priors.load()
+    priors = priors if priors is not None else shipped_priors()
     roots = [Path(os.path.expanduser(str(root))) for root in roots]
     files = find_audio_files(roots, report)
     known, known_failures = index.file_states()
