@@ -1,17 +1,21 @@
 """The daemon: `moodbox run` as a subprocess, sd_notify, the systemd unit."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from core_testkit import NO_FACE, WAIT_S, camera_folder, config_data, write_config, write_library
 from moodbox import sdnotify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,3 +123,116 @@ def test_broken_config_exits_2_naming_file_line_key(tmp_path: Path) -> None:
     result = subprocess.run([*MOODBOX, "run", "--config", str(bad)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert f"{bad}:4: key 'audio.max_volume'" in result.stderr
+
+
+# ----- `moodbox run` end to end (folder camera, real library, mpv with null audio) --------------------
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("music")
+    write_library(folder)
+    return folder
+
+
+class Daemon:
+    """`moodbox run` in a subprocess, with a notify socket standing in for systemd."""
+
+    def __init__(self, config: Path, sock_path: Path, watchdog_usec: int | None = 2_000_000) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(sock_path))
+        self.sock.settimeout(0.5)
+        env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "PYTHONUNBUFFERED": "1"}
+        if watchdog_usec:
+            env["WATCHDOG_USEC"] = str(watchdog_usec)
+        self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([*MOODBOX, "run", "--config", str(config)], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
+        self.messages: list[str] = []
+
+    def wait_message(self, predicate, timeout: float = WAIT_S) -> str:
+        deadline = time.monotonic() + timeout
+        for message in self.messages:
+            if predicate(message):
+                return message
+        while time.monotonic() < deadline:
+            try:
+                message = self.sock.recv(4096).decode()
+            except socket.timeout:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.output()}") from None
+                continue
+            self.messages.append(message)
+            if predicate(message):
+                return message
+        raise AssertionError(f"no such notification; got {self.messages[-10:]}\n{self.output()[-3000:]}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def terminate(self, timeout: float = WAIT_S) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
+        self.log.close()
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        daemon.close()
+
+
+def test_run_notifies_systemd_stops_on_sigterm_and_resumes(tmp_path: Path, library: Path, daemons: list) -> None:
+    state = tmp_path / "state"
+    cam = camera_folder(tmp_path / "cam", NO_FACE)
+    config = write_config(tmp_path, config_data(state, library, str(cam)))
+    daemon = Daemon(config, tmp_path / "notify.sock")
+    daemons.append(daemon)
+    daemon.wait_message(lambda m: m == "READY=1")
+    daemon.wait_message(lambda m: m == "WATCHDOG=1")  # the core is alive
+    playing = daemon.wait_message(lambda m: m.startswith("STATUS=playing "))
+    assert "mood neutral" in playing
+    assert daemon.terminate() == 0
+    daemon.wait_message(lambda m: m == "STOPPING=1")
+    assert "stopped in" in daemon.output()
+    saved = json.loads((state / "player.json").read_text())
+    queue = [item["path"] for item in saved["player"]["items"]]
+    assert len(queue) == 4 and all(Path(p).parent == library for p in queue)
+    assert saved["player"]["state"] == "playing"
+
+    # Next start: the same queue, the same track (the room still shows no face, so the mood holds).
+    (tmp_path / "notify.sock").unlink()
+    again = Daemon(config, tmp_path / "notify.sock")
+    daemons.append(again)
+    again.wait_message(lambda m: m == "READY=1")
+    again.wait_message(lambda m: m.startswith("STATUS=playing "))
+    assert "resumed the saved queue: 4 tracks, at 0" in again.output()
+    assert again.terminate() == 0
+    assert [item["path"] for item in json.loads((state / "player.json").read_text())["player"]["items"]] == queue
+
+
+def test_run_once_with_embedded_fallbacks(tmp_path: Path) -> None:
+    """No music folder, camera auto on a machine without a camera: demo library + bundled faces."""
+    state = tmp_path / "state"
+    data = config_data(state, tmp_path / "no-music-here", "auto")
+    config = write_config(tmp_path, data)
+    result = subprocess.run([*MOODBOX, "run", "--once", "--config", str(config)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    snapshot = json.loads(result.stdout)
+    assert snapshot["library"]["demo"] is True and snapshot["library"]["tracks"] >= 10
+    assert snapshot["player"]["state"] == "playing"
+    assert "no music found in library.path" in result.stderr
+    assert (tmp_path / "demo").is_dir()  # config_data puts demo_path next to the state folder
+    if shutil.which("v4l2-ctl") is None and not Path("/dev/video0").exists():
+        assert snapshot["camera"]["status"] == "ok" and snapshot["camera"]["source"].startswith("folder:")

@@ -173,6 +173,7 @@ class Core:
         self._last_diagnostics = 0.0
         self._library_state: dict[str, Any] = {"status": "opening", "tracks": 0}
         self._scan_thread: threading.Thread | None = None
+        self._scanned_once = False
 
     # ----- public API (any thread, never blocks) -----------------------------------------------
 
@@ -510,6 +511,9 @@ class Core:
 
     def _on_queue_ready(self, items: list[Any], reasons: list[str], reason: str) -> None:
         if not items:
+            if not self._scanned_once:
+                log.info("no music yet: waiting for the library scan")
+                return  # _on_scan_done asks again
             log.warning("no music to play for mood %s (library: %s)", self._effective_mood().emotion,
                         self._library_state.get("status"))
             self._ready.set()
@@ -692,51 +696,47 @@ class Core:
         log.warning("no music found in library.path (%s); playing the demo library %s instead. "
                     "Put music there or set library.path in the config.",
                     ", ".join(str(p) for p in self.config.library_paths) or "empty", demo)
-        if not _has_audio(demo):
-            from moodbox.music.demo import make_demo_library
+        from moodbox.music.demo import make_demo_library
 
-            log.info("generating the demo library in %s", demo)
-            make_demo_library(demo)
+        make_demo_library(demo)  # writes only what is missing (first start, or a deleted file)
         return [demo], True
 
     def _scan(self) -> None:
+        """Bring the index in line with the folders (library thread); the loop hears when it is done."""
+        try:
+            self._scan_once()
+        except InterruptedError:
+            return  # stopping
+        except Exception as exc:  # noqa: BLE001 - a bad library must not end the daemon
+            log.exception("library scan failed")
+            self._publish_library({"status": "error", "message": str(exc), "tracks": self._library_count()})
+        self._post(self._on_scan_done)
+
+    def _scan_once(self) -> None:
         from moodbox.music import scan_library
 
-        try:
-            roots, demo = self._library_roots()
-        except Exception as exc:  # noqa: BLE001
-            log.exception("cannot prepare the library folders")
-            self._publish_library({"status": "error", "message": str(exc), "tracks": self._library_count()})
-            return
-        self._publish_library({"status": "scanning", "tracks": self._library_count(),
-                               "roots": [str(r) for r in roots], "demo": demo})
+        roots, demo = self._library_roots()
+        names = [str(r) for r in roots]
+        self._publish_library({"status": "scanning", "tracks": self._library_count(), "roots": names, "demo": demo})
 
         def progress(*_: Any) -> None:
             if self._stopping.is_set():
                 raise InterruptedError("stopping")
 
-        try:
-            report = scan_library(roots, self.index, progress)
-        except InterruptedError:
-            return
-        except Exception as exc:  # noqa: BLE001
-            log.exception("library scan failed")
-            self._publish_library({"status": "error", "message": str(exc), "tracks": self._library_count()})
-            return
+        report = scan_library(roots, self.index, progress)
         tracks = self._library_count()
-        if tracks == 0 and not demo:
-            log.warning("no playable music found in %s", ", ".join(str(r) for r in roots))
-        state = {"status": "ready" if tracks else "empty", "tracks": tracks, "roots": [str(r) for r in roots],
-                 "demo": demo, "last_scan": round(time.time())}
-        state.update({"added": report.added, "updated": report.updated, "removed": report.removed,
-                      "failed": len(report.failed), "scan_seconds": round(report.seconds, 1)})
+        if tracks == 0:
+            log.warning("no playable music found in %s", ", ".join(names))
         for path, why in report.failed[:20]:
             log.warning("library: skipped %s: %s", path, why)
-        self._publish_library(state)
-        self._post(self._on_scan_done, tracks)
+        self._publish_library({"status": "ready" if tracks else "empty", "tracks": tracks, "roots": names,
+                               "demo": demo, "last_scan": round(time.time()), "added": report.added,
+                               "updated": report.updated, "removed": report.removed, "failed": len(report.failed),
+                               "scan_seconds": round(report.seconds, 1)})
 
-    def _on_scan_done(self, tracks: int) -> None:
-        if tracks and self._queue_empty() and not self._burst_in_flight:
+    def _on_scan_done(self) -> None:
+        self._scanned_once = True
+        if self._queue_empty() and not self._burst_in_flight:
             self._new_queue("library_ready")
 
     def _library_count(self) -> int:

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from moodbox import sdnotify
 from moodbox.config import Config
@@ -28,37 +28,33 @@ STATUS_INTERVAL_S = 5.0
 ONCE_TIMEOUT_S = 120.0
 
 
-class Adapter(Protocol):
-    def start(self) -> Any: ...
-    def stop(self) -> Any: ...
-
-
-def start_adapters(core: Core, config: Config) -> list[Adapter]:
+def start_adapters(core: Core, config: Config) -> list[Any]:
     """GPIO and MQTT adapters as configured. A missing or failing adapter is logged, never fatal."""
-    adapters: list[Adapter] = []
+    adapters: list[Any] = []
     if config.gpio.enabled != "off":
         try:
-            from moodbox.gpio import GpioAdapter
+            from moodbox.gpio import ButtonAdapter
 
-            adapter = GpioAdapter(core, config)
-            if adapter.start() is not False:
-                adapters.append(adapter)
-        except Exception as exc:  # noqa: BLE001 - the box works without a button
-            level = logging.ERROR if config.gpio.enabled == "on" else logging.INFO
-            log.log(level, "GPIO button/LED not used: %s (gpio.enabled: %s)", exc, config.gpio.enabled)
+            button = ButtonAdapter(core, config.gpio)
+            if button.start():
+                adapters.append(button)
+        except Exception:  # noqa: BLE001 - the box works without a button
+            log.exception("GPIO button/LED not started (gpio.enabled: %s)", config.gpio.enabled)
     if config.mqtt.enabled:
         try:
             from moodbox.mqtt import MqttAdapter
 
-            adapter = MqttAdapter(core, config)
-            adapter.start()
-            adapters.append(adapter)
-        except Exception as exc:  # noqa: BLE001 - the box works without Home Assistant
-            log.error("MQTT not started: %s (set mqtt.enabled: false if you do not use it)", exc)
+            mqtt = MqttAdapter(core, config)
+            if mqtt.start() is not False:  # False: settings that cannot work, already logged
+                adapters.append(mqtt)
+        except Exception:  # noqa: BLE001 - the box works without Home Assistant
+            log.exception("MQTT not started (set mqtt.enabled: false if you do not use it)")
+    else:
+        log.info("MQTT off (mqtt.enabled: false)")
     return adapters
 
 
-def stop_adapters(adapters: list[Adapter]) -> None:
+def stop_adapters(adapters: list[Any]) -> None:
     """Stop adapters in reverse order, each bounded in time."""
     for adapter in reversed(adapters):
         thread = threading.Thread(target=_stop_quietly, args=(adapter,), name="adapter-stop", daemon=True)
@@ -68,9 +64,10 @@ def stop_adapters(adapters: list[Adapter]) -> None:
             log.warning("%s did not stop within %.1f s; leaving it", type(adapter).__name__, ADAPTER_STOP_TIMEOUT_S)
 
 
-def _stop_quietly(adapter: Adapter) -> None:
+def _stop_quietly(adapter: Any) -> None:
     try:
-        adapter.stop()
+        stop = getattr(adapter, "stop", None) or adapter.close  # MqttAdapter.stop, ButtonAdapter.close
+        stop()
     except Exception:  # noqa: BLE001
         log.exception("stopping %s failed", type(adapter).__name__)
 
@@ -103,7 +100,7 @@ def run(config: Config, once: bool = False) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     core = Core(config)
-    adapters: list[Adapter] = []
+    adapters: list[Any] = []
     watchdog = sdnotify.Watchdog(core.alive)
     try:
         sdnotify.notify("STATUS=starting: player, camera, library")
