@@ -193,3 +193,23 @@ def test_concurrent_calls_give_the_same_readings(perception: Perception, astrona
         parallel = list(pool.map(perception.analyze, frames))
     assert parallel == serial
     assert [len(r) for r in serial[:3]] == [1, 0, 1]
+
+
+def test_crop_center_offset_moves_the_crop(perception: Perception) -> None:
+    """The manifest's crop center_offset (in box sides, negative y = up) shifts the crop window."""
+    from moodbox.perception.classifiers import EmotionModel
+    from moodbox.perception.detector import Detection
+
+    def model_with(offset: list[float]) -> EmotionModel:
+        entry = {"input": {"size": [64, 64], "color": "gray", "range": [-1, 1],
+                           "crop": {"margin": 0.0, "aligned": False, "center_offset": offset}},
+                 "output": {"labels": perception.emotion.labels, "activation": "softmax"}}
+        return EmotionModel(perception.emotion.model.path, "emotion", entry)
+
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[:100] = 255  # upper half white
+    face = Detection((50.0, 50.0, 150.0, 150.0), 0.9, np.array([[80.0, 90.0], [120.0, 90.0]]))
+    centred = model_with([0.0, 0.0]).crop(image, face)[:, :, 0]
+    moved_up = model_with([0.0, -0.5]).crop(image, face)[:, :, 0]
+    assert abs(centred.mean() - 127.5) < 10  # rows 50..150: half white
+    assert moved_up.mean() > 250  # rows 0..100: all white

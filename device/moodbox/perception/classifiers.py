@@ -43,6 +43,8 @@ class FaceModel:
         crop = spec_in.get("crop", {})
         self.margin = float(crop.get("margin", 0.0))
         self.aligned = bool(crop.get("aligned", True))
+        # shift of the crop centre from the box centre, in box sides (negative y = up)
+        self.center_offset = tuple(float(v) for v in crop.get("center_offset", (0.0, 0.0)))
         self.activation = str(spec_out.get("activation", "softmax")).lower()
         if self.activation not in ("softmax", "none"):
             raise ModelError(f"{path}: unknown output activation {self.activation!r} (softmax or none)")
@@ -56,7 +58,10 @@ class FaceModel:
             image = cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
         else:
             angle = eye_angle(*face.eyes) if self.aligned else 0.0
-            image = aligned_crop(frame_bgr, face.box, angle, self.margin, width, height)
+            x0, y0, x1, y1 = face.box
+            side = max(x1 - x0, y1 - y0)
+            dx, dy = self.center_offset[0] * side, self.center_offset[1] * side
+            image = aligned_crop(frame_bgr, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), angle, self.margin, width, height)
         if self.color == "gray":
             return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[:, :, None]
         if self.color == "rgb":
