@@ -107,3 +107,36 @@ def test_missing_tls_file_disables_mqtt_with_a_clear_error(core, caplog, tmp_pat
         assert adapter.start() is False
     assert "mqtt.tls.ca_file: file not found" in caplog.text
     adapter.stop()  # harmless when it never started
+
+
+def test_tls_client_certificate(tmp_path, core, make_adapter, caplog):
+    server = Mosquitto(tmp_path / "mutual", tls=True, require_certificate=True)
+    server.start()
+    try:
+        files = server.tls_files
+        tls = {"enabled": True, "ca_file": str(files["ca"])}
+        base = {"host": "127.0.0.1", "port": server.tls_port, "device_id": "testbox"}
+        without = make_adapter(core, Config.model_validate({"mqtt": {**base, "client_id": "nocert", "tls": tls}}))
+        with_cert = make_adapter(core, Config.model_validate({"mqtt": {**base, "tls": {
+            **tls, "certfile": str(files["client"]), "keyfile": str(files["client_key"])}}}))
+        w = Watcher(server.port)
+        try:
+            w.wait_message(f"{BASE}/availability", lambda m: m.payload == b"online")
+            w.wait_for(lambda: "client certificate" in caplog.text, "the refused certificate-less client in the log")
+        finally:
+            w.close()
+        assert with_cert.connected and not without.connected
+    finally:
+        server.stop()
+
+
+def test_certfile_without_keyfile_is_explained(core, caplog, tmp_path):
+    from moodbox.mqtt import MqttAdapter
+
+    cert = tmp_path / "client.pem"
+    cert.write_text("not really a certificate")
+    config = Config.model_validate({"mqtt": {"device_id": "testbox", "tls": {"enabled": True,
+                                                                             "certfile": str(cert)}}})
+    with caplog.at_level(logging.ERROR, logger="moodbox.mqtt"):
+        assert MqttAdapter(core, config).start() is False
+    assert "certfile and mqtt.tls.keyfile go together" in caplog.text

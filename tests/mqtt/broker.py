@@ -33,7 +33,8 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 def make_tls_files(folder: Path) -> dict[str, Path]:
     """A self-signed CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = {name: folder / f"{name}.pem" for name in ("ca", "ca_key", "server", "server_key")}
+    files = {name: folder / f"{name}.pem" for name in ("ca", "ca_key", "server", "server_key", "client",
+                                                        "client_key")}
     csr, ext = folder / "server.csr", folder / "server.ext"
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
@@ -43,6 +44,10 @@ def make_tls_files(folder: Path) -> dict[str, Path]:
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     run("x509", "-req", "-in", str(csr), "-CA", str(files["ca"]), "-CAkey", str(files["ca_key"]),
         "-CAcreateserial", "-out", str(files["server"]), "-days", "2", "-extfile", str(ext))
+    # a client certificate, for brokers that ask for one (require_certificate)
+    run("req", *ec, "-keyout", str(files["client_key"]), "-out", str(csr), "-subj", "/CN=moodbox")
+    run("x509", "-req", "-in", str(csr), "-CA", str(files["ca"]), "-CAkey", str(files["ca_key"]),
+        "-CAcreateserial", "-out", str(files["client"]), "-days", "2")
     return files
 
 
@@ -53,6 +58,7 @@ class Mosquitto:
     folder: Path
     users: dict[str, str] = field(default_factory=dict)  # empty: anonymous access
     tls: bool = False
+    require_certificate: bool = False  # the TLS listener asks clients for a certificate from the CA
     port: int = field(default_factory=free_port)
     tls_port: int | None = None
     tls_files: dict[str, Path] = field(default_factory=dict)
@@ -78,6 +84,8 @@ class Mosquitto:
             self.tls_port = free_port()
             lines += [f"listener {self.tls_port} 127.0.0.1", f"cafile {self.tls_files['ca']}",
                       f"certfile {self.tls_files['server']}", f"keyfile {self.tls_files['server_key']}"]
+            if self.require_certificate:
+                lines.append("require_certificate true")
         self.config_file = self.folder / "mosquitto.conf"
         self.config_file.write_text("\n".join(lines) + "\n")
         self.log_file = self.folder / "mosquitto.log"

@@ -135,9 +135,14 @@ class MqttAdapter:
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Any) -> None:
         was_connected, self._connected = self._connected, False
-        if was_connected and self._running:
+        if not self._running:
+            return
+        if was_connected:
             self._down_since = time.monotonic()
             self._problem(f"lost the connection ({reason.getName()})", logging.WARNING)
+        elif not self._problems_logged:  # closed before it was accepted, with nothing said so far
+            self._problem("the broker closed the connection before accepting it (with TLS: does the broker "
+                          "want a client certificate, mqtt.tls.certfile/keyfile?)", logging.WARNING)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._jobs_put(("message", (message.topic, bytes(message.payload), bool(message.retain))))
