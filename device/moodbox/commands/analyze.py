@@ -10,7 +10,6 @@ from typing import Any
 
 HELP = "detect faces in image files or folders and print emotion and age of each"
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm"}
 EXIT_SOME_FAILED = 1
 EXIT_MODELS = 3
 
@@ -25,12 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def image_paths(paths: list[str]) -> Iterator[tuple[Path, str | None]]:
     """(path, None) for named files (whatever their name) and the image files of named folders, sorted;
     (folder, error) for a folder without any image file."""
+    from moodbox.camera import image_files  # the folder camera's listing: same files, same order
+
     for name in paths:
         path = Path(name)
         if not path.is_dir():
             yield path, None
             continue
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        found = image_files(path)
         if not found:
             yield path, "no image files in this folder"
         for image in found:
