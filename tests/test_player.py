@@ -60,6 +60,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S, what: str
         time.sleep(0.05)
 
 
+def process_state(pid: int, thread: str | None = None) -> str:
+    """R, S, T (stopped), Z (zombie)... or "gone"; of one thread when given."""
+    stat = Path(f"/proc/{pid}/task/{thread}/stat") if thread else Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def write_tone(path: Path, seconds: float, freq: float = 440.0, rate: int = 22050) -> Path:
     t = np.arange(int(seconds * rate)) / rate
     sf.write(str(path), (0.2 * np.sin(2 * np.pi * freq * t)).astype(np.float32), rate)
@@ -257,6 +266,8 @@ def test_hung_mpv_is_killed_and_restarted(player: MpvPlayer, audio: dict[str, Pa
     assert hung_pid is not None
     os.kill(hung_pid, signal.SIGSTOP)  # alive but not answering
     try:
+        tasks = Path(f"/proc/{hung_pid}/task")
+        wait_until(lambda: all(process_state(hung_pid, t.name) == "T" for t in tasks.iterdir()), what="mpv to be stopped")
         assert player.set_volume(20) == 20  # the volume is kept on our side even now
         rec.wait_for("player_restarted")
     finally:
@@ -303,11 +314,5 @@ def test_no_orphan_mpv_when_the_daemon_is_killed(audio: dict[str, Path]) -> None
         daemon.kill()
         daemon.wait()
 
-    def gone() -> bool:
-        try:
-            return Path(f"/proc/{mpv_pid}/stat").read_text().split(")")[1].split()[0] == "Z"
-        except OSError:
-            return True
-
-    wait_until(gone, what="mpv to exit with its parent")
+    wait_until(lambda: process_state(mpv_pid) in ("Z", "gone"), what="mpv to exit with its parent")
     shutil.rmtree(Path(sock.decode()).parent, ignore_errors=True)  # a killed daemon cannot clean up

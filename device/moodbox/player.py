@@ -707,7 +707,8 @@ class MpvPlayer:
             self._failed_in_queue += 1
             self._advance(self._index + 1)
             return
-        self._resuming = True
+        # A track that had started is resumed quietly; one that crashed mpv before it started starts now.
+        self._resuming, self._started = self._started, False
         self._load_into_mpv(self._items[self._index], self._position, paused=self._state == "paused")
         self._emit_restarted(exit_code)
 
