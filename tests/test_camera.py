@@ -150,8 +150,8 @@ class FakePicamera2:
     def global_camera_info() -> list[dict[str, Any]]:
         return [{"Model": "imx708", "Num": 0}]
 
-    def create_video_configuration(self, main: dict[str, Any], lores: dict[str, Any]) -> dict[str, Any]:
-        return {"main": main, "lores": lores}
+    def create_video_configuration(self, main: dict[str, Any], lores: dict[str, Any], controls: dict[str, Any]) -> dict[str, Any]:
+        return {"main": main, "lores": lores, "controls": controls}
 
     def configure(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -201,6 +201,7 @@ def test_picamera2_lores_yuv_becomes_grey_bgr(fake_picamera2: Any) -> None:
     assert frame[10, 5, 1] == 5 and frame[0, 255, 0] == 255 and frame[0, 319, 0] == 319 % 256
     cam = fake_picamera2.instances[0]
     assert cam.config["lores"] == {"size": (320, 240), "format": "YUV420"}
+    assert cam.captures == camera_module.PICAMERA2_SETTLE_FRAMES + 1  # settling frames dropped
     source.close()
     assert cam.closed and not cam.started
 
@@ -223,6 +224,7 @@ def test_picamera2_capture_timeout_then_reopen(fake_picamera2: Any) -> None:
 
 def test_picamera2_failed_capture_reopens_once(fake_picamera2: Any) -> None:
     source = Picamera2Source(64, 48, capture_timeout_s=5, picamera2_class=fake_picamera2)
+    source.read()
     fake_picamera2.fail_next = 1
     assert source.read().shape == (48, 64, 3)
     assert len(fake_picamera2.instances) == 2 and fake_picamera2.instances[0].closed

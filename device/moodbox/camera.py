@@ -28,6 +28,10 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp:
 # A live device or stream idle longer than this holds stale frames: flush (device) or reconnect (stream).
 STALE_AFTER_S = 2.0
 DEVICE_FLUSH_GRABS = 2
+# Pi camera: frames dropped after start while exposure and white balance settle, and the frame
+# time range (microseconds): 30 fps in good light, down to 10 fps so a dim room is not too dark.
+PICAMERA2_SETTLE_FRAMES = 6
+PICAMERA2_FRAME_DURATION_US = (33333, 100000)
 HOW_TO_CONFIGURE = (
     "set camera.source in config.yaml: picamera2 (Pi camera module), 0 or /dev/video0 (USB webcam), "
     "rtsp://... (IP camera) or a folder of images"
@@ -250,9 +254,15 @@ class Picamera2Source(_DeviceSource):
             raise CameraError(f"picamera2: cannot open camera {self.camera_num}: {_describe_picamera2_error(exc)}") from None
         try:
             size = (self.width, self.height)
-            config = camera.create_video_configuration(main={"size": size}, lores={"size": size, "format": "YUV420"})
+            config = camera.create_video_configuration(
+                main={"size": size},
+                lores={"size": size, "format": "YUV420"},
+                controls={"FrameDurationLimits": PICAMERA2_FRAME_DURATION_US},
+            )
             camera.configure(config)
             camera.start()
+            for _ in range(PICAMERA2_SETTLE_FRAMES):
+                camera.capture_array("lores")
         except Exception as exc:  # noqa: BLE001
             try:
                 camera.close()
