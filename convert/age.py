@@ -182,7 +182,10 @@ def build():
     log("choosing the crop margin on UTKFace train part (float ONNX):")
     margin, sweep = choose_margin(spec)
     log(f"chosen margin {margin}")
+    from .framing import dlib_chip_framing
+    geom = dlib_chip_framing(seeded_subset(utk_list("train"), 300, 5))
     write_json(METRICS / "age_margin_sweep.json", {
+        "dlib_chip_geometry_vs_blazeface_box_train300": geom,
         "what": "float ONNX age MAE on a fixed 800-image subset of the UTKFace TRAIN part, "
                 "BlazeFace short-range box + margin, eye-aligned 64x64 crops",
         "chosen_margin": margin, "results": sweep,
@@ -223,7 +226,8 @@ def write_manifest_entry(spec, margin, n_calib):
                         "(package code MIT); converted to NHWC int8 TFLite with onnx2tf 1.26.3."),
         "input": {"size": [SIZE, SIZE], "color": "RGB", "mean": spec["mean"], "std": spec["std"],
                   "layout": "NHWC", "dtype": "int8", "resize": "bilinear",
-                  "crop": {"margin": margin, "aligned": ALIGNED, "square": True,
+                  "crop": {"margin": margin, "aligned": ALIGNED, "center_offset": [0.0, 0.0],
+                           "square": True,
                            "note": "square of side max(box w, h) * (1 + 2 * margin) centred on "
                                    "the BlazeFace box, rotated so the eye keypoints are level; "
                                    "outside the frame = black. Margin chosen by float-MAE sweep, "

@@ -58,13 +58,25 @@ def build():
     conv.inference_output_type = tf.int8
     INT8_TFLITE.write_bytes(conv.convert())
     log(f"int8 tflite -> {INT8_TFLITE.relative_to(ROOT)} ({INT8_TFLITE.stat().st_size} B)")
-    write_manifest_entry()
+    log("measuring FER2013 framing relative to a BlazeFace box (train subset):")
+    from .common import METRICS, write_json
+    from .framing import emotion_margin_sweep, fer_framing
+    geom = fer_framing()
+    log("crop sweep on PublicTest with the float Keras model:")
+    (m, dy, al), sweep = emotion_margin_sweep()
+    sweep["fer_framing_geometry_train"] = geom
+    sweep["command"] = "python -m convert.build --only emotion"
+    write_json(METRICS / "emotion_crop_sweep.json", sweep)
+    crop = {"margin": m, "aligned": al, "center_offset": [0.0, dy], "square": True,
+            "note": "square of side max(box w, h) * (1 + 2 * margin) centred on the BlazeFace box "
+                    "centre + center_offset * box side (negative y = up); aligned: rotate so the eye "
+                    "keypoints are level (false = no roll correction, as FER2013 images are "
+                    "not roll-corrected). See metrics/emotion_crop_sweep.json, cards/emotion.md"}
+    log(f"chosen emotion crop: {crop}")
+    write_manifest_entry(crop)
 
 
-def write_manifest_entry(crop=None):
-    from .common import load_manifest
-    old = load_manifest()["models"].get("emotion", {})
-    crop = crop or old.get("input", {}).get("crop") or {"margin": 0.2, "aligned": True}
+def write_manifest_entry(crop):
     entry = {
         "file": INT8_TFLITE.name,
         "sha256": sha256_file(INT8_TFLITE),

@@ -70,3 +70,65 @@ def dlib_chip_framing(rows, size=64, padding=0.2):
            "center_offset_median": [float(np.median(dx)), float(np.median(dy))]}
     log(f"dlib age-chip framing vs BlazeFace short-range box: {res}")
     return res
+
+
+EMO_CONFIGS = ([(m, 0.0, True) for m in (0.0, 0.04, 0.08, 0.12, 0.16, 0.24)]
+               + [(m, -0.09, True) for m in (0.0, 0.04, 0.08, 0.12, 0.16, 0.24)]
+               + [(m, 0.0, False) for m in (0.04, 0.08, 0.12)]
+               + [(m, -0.09, False) for m in (0.04, 0.08, 0.12)])
+
+
+def emotion_margin_sweep(configs=EMO_CONFIGS):
+    """Float Keras accuracy on FER2013 PublicTest when the 48x48 image is re-cropped the way
+    the device will crop it (BlazeFace box + margin, centre shifted by dy * box side,
+    eye-aligned or not), for several settings. Context beyond the 48x48 image does not
+    exist: the image is edge-padded (np.pad 'edge'). Returns (best config, results)."""
+    from .data import EMOTION_LABELS, emotion_float_input
+    from .emotion import load_keras
+    from .facecrop import aligned_crop
+    from .metrics import classification_report
+    bf = BlazeFace("face_detector_short")
+    rows = fer_list("test")
+    dets, imgs, labels, missed = [], [], [], 0
+    for p, lab in rows:
+        g = np.asarray(Image.open(p).convert("L"))
+        can = np.zeros((144, 144, 3), np.uint8)
+        can[48:96, 48:96] = g[..., None]
+        d = bf(can)
+        if not d:
+            missed += 1
+            continue
+        s, b, k = max(d, key=lambda t: t[0])
+        dets.append((b, k))
+        imgs.append(Image.fromarray(np.pad(g, 48, mode="edge")))
+        labels.append(lab)
+    model = load_keras()
+    y = np.array(labels)
+    res = {"what": "float Keras emotion model on FER2013 PublicTest images re-cropped like the "
+                   "device (BlazeFace short-range box on the image in a black 144x144 canvas; "
+                   "crop from the edge-padded image)",
+           "n": len(rows), "detected": len(labels), "results": {}}
+    base = np.stack([np.asarray(im.crop((48, 48, 96, 96)).resize((64, 64), Image.BILINEAR))
+                     for im in imgs])
+    r = classification_report(y, model.predict(emotion_float_input(base), batch_size=256,
+                                                verbose=0).argmax(1), EMOTION_LABELS)
+    res["results"]["whole_48x48_image"] = {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
+    log(f"  whole image (detected subset): acc {r['accuracy']:.4f} macro-F1 {r['macro_f1']:.4f}")
+    best, best_acc = None, -1
+    for m, dy, al in configs:
+        crops = []
+        for im, (b, k) in zip(imgs, dets):
+            side = max(b[2] - b[0], b[3] - b[1])
+            bb = b + np.array([0, dy * side, 0, dy * side])
+            crops.append(np.asarray(aligned_crop(im, bb, k, m, 64, al)))
+        x = emotion_float_input(np.stack(crops))
+        r = classification_report(y, model.predict(x, batch_size=256, verbose=0).argmax(1),
+                                  EMOTION_LABELS)
+        res["results"][f"margin={m},center_dy={dy},aligned={al}"] = {
+            "accuracy": r["accuracy"], "macro_f1": r["macro_f1"]}
+        log(f"  margin {m:.2f} dy {dy:+.2f} aligned {al!s:5}: acc {r['accuracy']:.4f} "
+            f"macro-F1 {r['macro_f1']:.4f}")
+        if r["accuracy"] > best_acc:
+            best, best_acc = (m, dy, al), r["accuracy"]
+    res["chosen"] = {"margin": best[0], "center_offset": [0.0, best[1]], "aligned": best[2]}
+    return best, res
