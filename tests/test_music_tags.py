@@ -13,7 +13,7 @@ from moodbox.music.synth import Style, render, write_audio
 from moodbox.music.tagwriter import write_tags
 from moodbox.music.tags import TagError, clean_text, parse_explicit, read_tags, title_from_filename
 
-FORMATS = [".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav"]
+FORMATS = [".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wav"]
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,6 @@ ERA_MAX_DISTANCE = 0.3  # an era track further than this from the target does no
 JITTER = 0.04  # random spread among almost equally good tracks (seeded)
 FEEDBACK_WEIGHT = 0.06  # per point of history score (-5..5)
 UNKNOWN_PENALTY = 0.08  # prefer tracks whose mood is known
-TOP_K = 256  # candidates examined per position before a full sort
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class _Library:
     era_year: np.ndarray  # float, nan where unknown
     explicit: np.ndarray
     unknown: np.ndarray
-    artist_keys: list[str]
+    artist_ids: np.ndarray  # int per track: same artist, same number; 0 = no artist
     position: dict[int, int]  # track id -> array position
 
 
@@ -68,6 +68,7 @@ class Recommender:
         self.config = config or RecommendConfig()
         self.now_year = now_year
         self._library: _Library | None = None
+        self._lock = threading.Lock()  # the daemon's worker and the online fallback may both call recommend()
 
     def recommend(self, mood: MoodState, count: int | None = None, policy: str | None = None,
                   seed: int | None = None) -> list[QueueEntry]:
@@ -77,7 +78,8 @@ class Recommender:
             raise ValueError(f"unknown policy {policy!r}; one of match, lift, calm")
         seed = seed if seed is not None else self.config.seed
         rng = np.random.default_rng(seed)
-        lib = self._load()
+        with self._lock:
+            lib = self._load()
         if not lib.tracks or count <= 0:
             return []
         year = self.now_year or datetime.date.today().year
@@ -121,33 +123,28 @@ class Recommender:
         return bonus
 
     def _pick(self, lib: _Library, score: np.ndarray, distance: np.ndarray, allowed: np.ndarray,
-              window: tuple[int, int] | None,
-              context: list[int], queued: set[int]) -> tuple[int | None, list[str]]:
+              window: tuple[int, int] | None, context: list[int], queued: set[int]) -> tuple[int | None, list[str]]:
         """Best allowed track; the era, then the artist gap, then the repeat window give way only if needed."""
-        repeat = set(context[-self.config.repeat_window:]) if self.config.repeat_window else set()
-        gap_artists = {lib.artist_keys[i] for i in context[-self.config.artist_gap:]} if self.config.artist_gap else set()
-        gap_artists.discard("")
-        era_mask = None
+        base = allowed.copy()
+        base[list(queued)] = False  # never twice in one queue
+        recent = context[-self.config.repeat_window:] if self.config.repeat_window else []
+        not_repeated = np.ones_like(base)
+        not_repeated[recent] = False
+        gap = context[-self.config.artist_gap:] if self.config.artist_gap else []
+        gap_artists = {int(lib.artist_ids[i]) for i in gap} - {0}  # 0 = no artist: never blocked
+        artist_free = ~np.isin(lib.artist_ids, list(gap_artists)) if gap_artists else np.ones_like(base)
+        era = None
         if window is not None:
-            era_mask = (lib.era_year >= window[0]) & (lib.era_year <= window[1]) & (distance <= ERA_MAX_DISTANCE)
-        # (era, artist gap, repeat window, note)
-        attempts = [(True, True, True, ""), (False, True, True, ""),
-                    (False, False, True, "artist gap relaxed: library too small"),
-                    (False, False, False, "played recently: library too small")]
-        order = np.argsort(-score, kind="stable")
-        for use_era, use_gap, use_repeat, note in attempts:
-            if use_era and era_mask is None:
-                continue
-            for i in order.tolist():
-                if i in queued or not allowed[i]:
-                    continue
-                if use_era and not era_mask[i]:
-                    continue
-                if use_repeat and i in repeat:
-                    continue
-                if use_gap and lib.artist_keys[i] in gap_artists:
-                    continue
-                return i, [n for n in (note, "era" if use_era else "") if n]
+            era = (lib.era_year >= window[0]) & (lib.era_year <= window[1]) & (distance <= ERA_MAX_DISTANCE)
+        attempts = [
+            (base & not_repeated & artist_free & era if era is not None else None, "era"),
+            (base & not_repeated & artist_free, ""),
+            (base & not_repeated, "artist gap relaxed: library too small"),
+            (base, "played recently: library too small"),
+        ]
+        for mask, note in attempts:
+            if mask is not None and mask.any():
+                return int(np.argmax(np.where(mask, score, -np.inf))), [note] if note else []
         return None, []
 
     def _load(self) -> _Library:
@@ -162,10 +159,16 @@ class Recommender:
                 era_year=np.array([t.era_year if t.era_year else np.nan for t in tracks], dtype=float),
                 explicit=np.array([t.explicit for t in tracks], dtype=bool),
                 unknown=np.array([t.mood_source == "unknown" for t in tracks], dtype=float),
-                artist_keys=[(t.artist or t.album_artist).strip().casefold() for t in tracks],
+                artist_ids=_artist_ids(tracks),
                 position={t.id: i for i, t in enumerate(tracks)},
             )
         return self._library
+
+
+def _artist_ids(tracks: list[Track]) -> np.ndarray:
+    numbers: dict[str, int] = {"": 0}
+    return np.array([numbers.setdefault((t.artist or t.album_artist).strip().casefold(), len(numbers))
+                     for t in tracks], dtype=np.int64)
 
 
 def _targets(mood: MoodState, policy: str, count: int) -> list[tuple[tuple[float, float], str]]:

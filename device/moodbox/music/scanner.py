@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, Path], None]
 
 BATCH_FILES = 200  # files per transaction
+LOG_EVERY_S = 10.0
 
 
 @dataclass
@@ -126,11 +127,15 @@ def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | No
     sidecars = {str(root): Sidecar.load(root) for root in roots}
     seen: set[bytes] = set()
     changed = False
+    last_log = time.monotonic()
     for batch_start in range(0, len(files), BATCH_FILES):
         with index.transaction() as tx:  # a crash loses at most this batch, never the index
             for done, file in enumerate(files[batch_start:batch_start + BATCH_FILES], start=batch_start + 1):
                 if progress is not None:
                     progress(done, len(files), file.path)
+                if time.monotonic() - last_log > LOG_EVERY_S:  # a plain line for journald on long scans
+                    log.info("library scan: %d of %d files", done, len(files))
+                    last_log = time.monotonic()
                 key = os.fsencode(file.path)
                 seen.add(key)
                 state = known.get(key)

@@ -90,7 +90,7 @@ def _add(out: np.ndarray, sound: np.ndarray, start: int, gain: float) -> None:
 
 
 def write_audio(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, bitrate: str = "48k") -> Path:
-    """Write mono samples; the format follows the suffix (.wav .flac .ogg .opus .mp3 .m4a)."""
+    """Write mono samples; the format follows the suffix (.wav .flac .ogg .opus .mp3 .m4a .aac)."""
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".wav":
@@ -132,7 +132,7 @@ def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
 
 
 FFMPEG_CODECS = {".mp3": ["-c:a", "libmp3lame"], ".ogg": ["-c:a", "libvorbis"], ".opus": ["-c:a", "libopus"],
-                 ".m4a": ["-c:a", "aac"], ".flac": ["-c:a", "flac"]}
+                 ".m4a": ["-c:a", "aac"], ".aac": ["-c:a", "aac"], ".flac": ["-c:a", "flac"]}
 
 
 def _ffmpeg(path: Path, samples: np.ndarray, sample_rate: int, bitrate: str) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import mutagen
-from mutagen.id3 import ID3, ID3NoHeaderError
+from mutagen.aac import AAC
+from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ MP4_KEYS = {
 def read_tags(path: Path) -> TagInfo:
     """Tags and duration of one audio file; raises TagError for anything that is not readable audio."""
     try:
-        audio = mutagen.File(path)
+        # Raw AAC with an ID3 header looks like MP3 to mutagen's format guess: open it as AAC.
+        audio = AAC(path) if path.suffix.lower() == ".aac" else mutagen.File(path)
     except Exception as exc:  # mutagen raises many types for damaged files
         raise TagError(f"unreadable: {type(exc).__name__}: {exc}".strip()) from None
     if audio is None:
@@ -85,7 +87,7 @@ def read_tags(path: Path) -> TagInfo:
 def _id3_or_none(path: Path) -> ID3 | None:
     try:
         return ID3(path)
-    except (ID3NoHeaderError, Exception):
+    except Exception:  # no header (ID3NoHeaderError) or a damaged one: the file simply has no tags
         return None
 
 

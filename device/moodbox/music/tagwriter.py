@@ -6,7 +6,7 @@ from typing import Any
 
 import mutagen
 from mutagen.flac import FLAC
-from mutagen.id3 import ID3, TALB, TBPM, TCON, TDRC, TIT2, TMOO, TPE1, TPE2, TRCK, TXXX
+from mutagen.id3 import ID3, ID3NoHeaderError, TALB, TBPM, TCON, TDRC, TIT2, TMOO, TPE1, TPE2, TRCK, TXXX
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, MP4FreeForm
 from mutagen.wave import WAVE
@@ -22,19 +22,26 @@ def write_tags(path: Path, **tags: Any) -> None:
         raise ValueError(f"unknown tag fields: {', '.join(sorted(unknown))}")
     tags = {k: v for k, v in tags.items() if v not in (None, "", False)}
     suffix = path.suffix.lower()
-    if suffix in (".mp3", ".wav"):
-        _write_id3(path, tags, wav=suffix == ".wav")
+    if suffix in (".mp3", ".wav", ".aac"):
+        _write_id3(path, tags, suffix)
     elif suffix in (".m4a", ".mp4"):
         _write_mp4(path, tags)
     else:
         _write_vorbis(path, tags)
 
 
-def _write_id3(path: Path, tags: dict[str, Any], wav: bool) -> None:
-    audio = WAVE(path) if wav else MP3(path)
-    if audio.tags is None:
-        audio.add_tags()
-    id3: ID3 = audio.tags
+def _write_id3(path: Path, tags: dict[str, Any], suffix: str) -> None:
+    if suffix == ".aac":  # raw ADTS: an ID3 header in front of the stream
+        audio = None
+        try:
+            id3 = ID3(path)
+        except ID3NoHeaderError:
+            id3 = ID3()
+    else:
+        audio = WAVE(path) if suffix == ".wav" else MP3(path)
+        if audio.tags is None:
+            audio.add_tags()
+        id3 = audio.tags
     id3.clear()
     frames = {"title": TIT2, "artist": TPE1, "album": TALB, "album_artist": TPE2, "year": TDRC, "genre": TCON,
               "bpm": TBPM, "track_number": TRCK, "mood": TMOO}
@@ -45,7 +52,10 @@ def _write_id3(path: Path, tags: dict[str, Any], wav: bool) -> None:
         id3.add(TXXX(encoding=3, desc="ITUNESADVISORY", text=["1"]))
     if "replaygain_track_db" in tags:
         id3.add(TXXX(encoding=3, desc="REPLAYGAIN_TRACK_GAIN", text=[f"{tags['replaygain_track_db']:.2f} dB"]))
-    audio.save()
+    if audio is None:
+        id3.save(path)
+    else:
+        audio.save()
 
 
 def _write_vorbis(path: Path, tags: dict[str, Any]) -> None:

@@ -1,0 +1,135 @@
+"""Music benchmark: scan rate, incremental rescan, recommendation latency. Prints a table with the machine.
+
+    nice .venv/bin/python bench/music.py [--files 5000] [--tracks 50000] [--dir /tmp/moodbox-bench]
+
+The library is made of a few tiny generated files (mp3, ogg, flac, m4a), copied and re-tagged with mutagen.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from moodbox.config import RecommendConfig
+from moodbox.music import History, LibraryIndex, Recommender, scan_library
+from moodbox.music.moods import MOODS
+from moodbox.music.priors import shipped_priors
+from moodbox.music.synth import Style, render, write_audio
+from moodbox.music.tagwriter import write_tags
+from moodbox.readings import EMOTIONS, MoodState
+
+GENRES = ["Rock", "Alt Rock", "Pop", "Hip-Hop", "Jazz", "Classical", "Punk", "Soul", "Disco", "Folk", "Metal", ""]
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("model name", "Model")):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, load average {load:.1f} at start")
+
+
+def make_library(folder: Path, files: int, seed: int = 1) -> float:
+    rng = random.Random(seed)
+    templates_dir = folder / ".templates"
+    samples = render(Style(bpm=120), 0.5)
+    templates = [write_audio(templates_dir / f"t{suffix}", samples) for suffix in (".mp3", ".ogg", ".flac", ".m4a")]
+    started = time.monotonic()
+    for n in range(files):
+        template = templates[n % len(templates)]
+        artist = f"Artist {rng.randrange(files // 8 + 1)}"
+        path = folder / artist / f"Album {n % 7}" / f"{n:05d} track{template.suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, path)
+        write_tags(path, title=f"Track {n}", artist=artist, album=f"Album {n % 7}", year=rng.randrange(1955, 2025),
+                   genre=rng.choice(GENRES), mood=rng.choice(MOODS) if n % 3 == 0 else None,
+                   track_number=n % 12 + 1, explicit=n % 50 == 0)
+    return time.monotonic() - started
+
+
+def synthetic_index(path: Path, tracks: int, seed: int = 2) -> LibraryIndex:
+    rng = np.random.default_rng(seed)
+    index = LibraryIndex(path)
+    with index.transaction() as tx:
+        for n in range(tracks):
+            valence, energy = rng.random(2)
+            tags = {"title": f"t{n}", "artist": f"artist {n % (tracks // 10)}", "album": "", "album_artist": "",
+                    "year": int(rng.integers(1950, 2025)), "genre": "", "bpm": None, "duration": 200.0,
+                    "track_number": None, "explicit": bool(n % 40 == 0), "mood_tag": "", "replaygain_track_db": None,
+                    "replaygain_album_db": None}
+            tx.put_track(f"/music/{n}.mp3".encode(), "/music", f"{n}.mp3", 1, 1, tags,
+                         {"valence": float(valence), "energy": float(energy), "mood": "happy", "mood_source": "genre",
+                          "era_year": tags["year"]})
+    index.bump_generation()
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=5000, help="files in the generated library")
+    parser.add_argument("--tracks", type=int, default=50000, help="tracks in the synthetic index for recommending")
+    parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed afterwards)")
+    args = parser.parse_args(argv)
+    work = args.dir or Path(tempfile.mkdtemp(prefix="moodbox-bench-"))
+    rows: list[tuple[str, str]] = []
+    print(f"machine: {machine()}", flush=True)
+    try:
+        library = work / "library"
+        shutil.rmtree(library, ignore_errors=True)
+        seconds = make_library(library, args.files)
+        rows.append((f"generate {args.files} tagged files", f"{seconds:.1f} s"))
+        shipped_priors()  # loaded once per process; timed apart from the scan
+        db = work / "library.db"
+        db.unlink(missing_ok=True)
+        with LibraryIndex(db) as index:
+            started = time.monotonic()
+            report = scan_library([library], index)
+            first = time.monotonic() - started
+            assert report.added == args.files, report.summary()
+            rows.append((f"first scan, {args.files} files", f"{first:.1f} s = {args.files / first:.0f} files/s"))
+            started = time.monotonic()
+            report = scan_library([library], index)
+            again = time.monotonic() - started
+            assert report.unchanged == args.files
+            rows.append((f"rescan, {args.files} unchanged files", f"{again:.2f} s"))
+        with synthetic_index(work / "big.db", args.tracks) as index, History(work / "history.db") as history:
+            rec = Recommender(index, history, RecommendConfig(era_share=0.5))
+            started = time.monotonic()
+            rec.recommend(MoodState.from_emotion("happy", ages=(40,)), count=10, seed=0)
+            rows.append((f"recommend 10 of {args.tracks} tracks, first call (loads index)",
+                         f"{1000 * (time.monotonic() - started):.0f} ms"))
+            timings = []
+            for n in range(20):
+                state = MoodState.from_emotion(EMOTIONS[n % len(EMOTIONS)], ages=(40, 8) if n % 2 else (30,))
+                started = time.monotonic()
+                rec.recommend(state, count=10, policy=("match", "lift", "calm")[n % 3], seed=n)
+                timings.append(1000 * (time.monotonic() - started))
+            rows.append((f"recommend 10 of {args.tracks} tracks, cached (median of 20)",
+                         f"{statistics.median(timings):.0f} ms (max {max(timings):.0f} ms)"))
+    finally:
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  result")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
