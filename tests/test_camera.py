@@ -132,12 +132,15 @@ class FakePicamera2:
     busy_opens = 0  # the next N constructions fail like a camera held by another process
     hang_next = False
     fail_next = 0
+    open_gate: threading.Event | None = None  # when set up: construction waits for it (a hung open)
     stride_pad = 64
 
     def __init__(self, camera_num: int = 0) -> None:
         if FakePicamera2.busy_opens:
             FakePicamera2.busy_opens -= 1
             raise RuntimeError("Failed to acquire camera: Device or resource busy")
+        if FakePicamera2.open_gate is not None:
+            FakePicamera2.open_gate.wait(30)
         self.camera_num = camera_num
         self.config: dict[str, Any] = {}
         self.started = False
@@ -188,7 +191,10 @@ def fake_picamera2() -> Any:
     FakePicamera2.busy_opens = 0
     FakePicamera2.hang_next = False
     FakePicamera2.fail_next = 0
+    FakePicamera2.open_gate = None
     yield FakePicamera2
+    if FakePicamera2.open_gate is not None:
+        FakePicamera2.open_gate.set()
     for cam in FakePicamera2.instances:
         cam.release_hang.set()
 
@@ -219,6 +225,32 @@ def test_picamera2_capture_timeout_then_reopen(fake_picamera2: Any) -> None:
     assert frame.shape == (48, 64, 3)
     assert len(fake_picamera2.instances) == 2
     wait_for(lambda: first.closed)
+    source.close()
+
+
+def test_picamera2_hung_for_good_is_released_anyway(fake_picamera2: Any) -> None:
+    source = Picamera2Source(64, 48, capture_timeout_s=5, picamera2_class=fake_picamera2)
+    source.force_release_after_s = 0.3
+    source.read()
+    fake_picamera2.hang_next = True  # and never released: "Dequeue timer expired" for good
+    with pytest.raises(CameraError, match="no frame within"):
+        source.read(timeout=0.3)
+    assert source.read(timeout=10).shape == (48, 64, 3)
+    first, second = fake_picamera2.instances
+    assert first.closed and not second.closed
+    source.close()
+
+
+def test_picamera2_hung_open_is_released_when_it_returns(fake_picamera2: Any) -> None:
+    source = Picamera2Source(64, 48, capture_timeout_s=5, picamera2_class=fake_picamera2)
+    fake_picamera2.open_gate = threading.Event()
+    with pytest.raises(CameraError, match="did not open in time"):
+        source.read(timeout=0.3)
+    fake_picamera2.open_gate.set()
+    fake_picamera2.open_gate = None
+    assert source.read(timeout=10).shape == (48, 64, 3)
+    late, used = fake_picamera2.instances
+    assert late.closed and not used.closed  # the late camera was not leaked
     source.close()
 
 

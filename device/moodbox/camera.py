@@ -69,9 +69,12 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class _Timeout(Exception):
-    def __init__(self, thread: threading.Thread) -> None:
+    """A call that did not return in time; `box` gets its late result ("value" or "error")."""
+
+    def __init__(self, thread: threading.Thread, box: dict[str, Any]) -> None:
         super().__init__("timed out")
         self.thread = thread
+        self.box = box
 
 
 def _call_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
@@ -90,7 +93,7 @@ def _call_with_timeout(fn: Callable[[], T], timeout: float, what: str) -> T:
     thread = threading.Thread(target=target, name=f"camera-{what}", daemon=True)
     thread.start()
     if not done.wait(max(0.0, timeout)):
-        raise _Timeout(thread)
+        raise _Timeout(thread, box)
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -100,6 +103,9 @@ class _DeviceSource:
     """Shared logic of live sources: timed open/capture, reopen after a failure, release on close."""
 
     name = "device"
+    # After a hung capture, release the device anyway after this long (None: wait for the capture
+    # to return). picamera2 can hang for good ("Dequeue timer expired"); closing it frees the camera.
+    force_release_after_s: float | None = None
     # Streams buffer old frames while nobody reads: reconnect after an idle pause instead.
     reopen_after_idle = False
 
@@ -108,7 +114,7 @@ class _DeviceSource:
         self.height = height
         self.capture_timeout_s = capture_timeout_s
         self._handle: Any = None
-        self._stuck: threading.Thread | None = None  # a capture that never returned
+        self._releasing: threading.Thread | None = None  # releases the device after a hung call
         self._last_read = 0.0
         self._lock = threading.Lock()
 
@@ -161,14 +167,15 @@ class _DeviceSource:
     def _ensure_open(self, deadline: float) -> None:
         if self._handle is not None:
             return
-        if self._stuck is not None:
-            self._stuck.join(max(0.0, deadline - time.monotonic()))  # give a hung call a chance to return
-        if self._stuck is not None and self._stuck.is_alive():
-            raise CameraError(f"{self.name}: the camera is still stuck in an earlier capture; retrying later")
+        if self._releasing is not None:
+            self._releasing.join(max(0.0, deadline - time.monotonic()))  # a hung call may still return
+            if self._releasing.is_alive():
+                raise CameraError(f"{self.name}: the camera is still stuck in an earlier capture; retrying later")
+            self._releasing = None
         try:
             self._handle = self._timed(self._open, deadline, "open")
         except _Timeout as exc:
-            self._stuck = exc.thread
+            self._abandon(exc.thread, late_open=exc.box)
             raise CameraError(f"{self.name}: the camera did not open in time (is another program using it?)") from None
         self._last_read = 0.0
 
@@ -188,20 +195,25 @@ class _DeviceSource:
             except Exception as exc:  # noqa: BLE001
                 log.warning("%s: release failed: %s", self.name, exc)
 
-    def _abandon(self, stuck: threading.Thread) -> None:
-        """A capture hung: release the handle once that thread returns (never under its feet)."""
+    def _abandon(self, stuck: threading.Thread, late_open: dict[str, Any] | None = None) -> None:
+        """An open or capture hung: release the device once that call returns (not under its feet),
+        or after force_release_after_s. An open that returns late has its camera released too."""
         handle, self._handle = self._handle, None
-        self._stuck = stuck
 
         def release_later() -> None:
-            stuck.join()
-            if handle is not None:
-                try:
-                    self._release(handle)
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("%s: release after a hang failed: %s", self.name, exc)
+            stuck.join(self.force_release_after_s)
+            if stuck.is_alive():
+                log.warning("%s: the camera call is still hung; releasing the camera anyway", self.name)
+            late = late_open.get("value") if late_open is not None else None
+            for device in (handle, late):
+                if device is not None:
+                    try:
+                        self._release(device)
+                    except Exception as exc:  # noqa: BLE001
+                        log.warning("%s: release after a hang failed: %s", self.name, exc)
 
-        threading.Thread(target=release_later, name="camera-release", daemon=True).start()
+        self._releasing = threading.Thread(target=release_later, name="camera-release", daemon=True)
+        self._releasing.start()
 
 
 def _import_picamera2() -> Any:
@@ -222,6 +234,7 @@ class Picamera2Source(_DeviceSource):
     """The Raspberry Pi camera module through picamera2: the grey (Y) plane of the YUV420 lores stream."""
 
     name = "picamera2"
+    force_release_after_s = 10.0
 
     def __init__(
         self,
