@@ -298,3 +298,19 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_opencv_source_reads_an_http_stream(tmp_path: Path, httpserver: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    video = write_video(tmp_path / "cam.avi", [40, 160])
+    httpserver.expect_request("/cam.avi").respond_with_data(video.read_bytes(), content_type="video/x-msvideo")
+    source = OpenCVSource(httpserver.url_for("/cam.avi"), width=320, height=240, capture_timeout_s=20)
+    assert source.name.startswith("opencv:http://")
+    assert int(source.read().mean().round()) == pytest.approx(40, abs=4)
+    monkeypatch.setattr(camera_module, "STALE_AFTER_S", 0.0)  # as if the last burst was long ago
+    assert int(source.read().mean().round()) == pytest.approx(40, abs=4)  # reconnected: a live frame, not 160
+    source.close()
+    assert len([entry for entry in httpserver.log if entry[0].path == "/cam.avi"]) >= 2
+
+    missing = OpenCVSource(httpserver.url_for("/missing.avi"), capture_timeout_s=20)
+    with pytest.raises(CameraError, match="cannot connect to the stream"):
+        missing.read()

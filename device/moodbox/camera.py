@@ -28,6 +28,7 @@ STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp:
 # A live device or stream idle longer than this holds stale frames: flush (device) or reconnect (stream).
 STALE_AFTER_S = 2.0
 DEVICE_FLUSH_GRABS = 2
+RELEASE_TIMEOUT_S = 3.0
 # Pi camera: frames dropped after start while exposure and white balance settle, and the frame
 # time range (microseconds): 30 fps in good light, down to 10 fps so a dim room is not too dark.
 PICAMERA2_SETTLE_FRAMES = 6
@@ -191,7 +192,9 @@ class _DeviceSource:
         handle, self._handle = self._handle, None
         if handle is not None:
             try:
-                self._release(handle)
+                _call_with_timeout(lambda: self._release(handle), RELEASE_TIMEOUT_S, "release")
+            except _Timeout:
+                log.warning("%s: releasing the camera hung; leaving it behind", self.name)
             except Exception as exc:  # noqa: BLE001
                 log.warning("%s: release failed: %s", self.name, exc)
 
