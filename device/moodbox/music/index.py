@@ -96,6 +96,14 @@ class LibraryIndex:
             rows = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks ORDER BY id").fetchall()
         return [_track(row) for row in rows]
 
+    def recommend_table(self) -> list[tuple[Any, ...]]:
+        """Just what the recommender ranks by: (id, valence, energy, era_year, explicit, mood_source, artist key)."""
+        with self._lock:
+            return self._conn.execute(
+                "SELECT id, valence, energy, era_year, explicit, mood_source, "
+                "lower(trim(CASE WHEN artist != '' THEN artist ELSE album_artist END)) FROM tracks ORDER BY id"
+            ).fetchall()
+
     def get(self, track_id: int) -> Track | None:
         with self._lock:
             row = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks WHERE id = ?",

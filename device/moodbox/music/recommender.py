@@ -50,7 +50,7 @@ class _Library:
     """The index as arrays, cached until the index changes."""
 
     generation: int
-    tracks: list[Track]
+    ids: list[int]
     valence: np.ndarray
     energy: np.ndarray
     era_year: np.ndarray  # float, nan where unknown
@@ -80,11 +80,11 @@ class Recommender:
         rng = np.random.default_rng(seed)
         with self._lock:
             lib = self._load()
-        if not lib.tracks or count <= 0:
+        if not lib.ids or count <= 0:
             return []
         year = self.now_year or datetime.date.today().year
         child_present = any(age < CHILD_AGE for age in mood.ages)
-        allowed = ~lib.explicit if child_present else np.ones(len(lib.tracks), dtype=bool)
+        allowed = ~lib.explicit if child_present else np.ones(len(lib.ids), dtype=bool)
         windows = _era_windows(mood.ages, year)
         feedback = self.history.feedback(mood.emotion)
         bonus = self._feedback_bonus(lib, feedback)
@@ -100,20 +100,26 @@ class Recommender:
                 window = windows[era_turn % len(windows)]
                 era_turn += 1
             distance = np.hypot(lib.valence - target[0], lib.energy - target[1])
-            score = -distance - UNKNOWN_PENALTY * lib.unknown + bonus + JITTER * rng.random(len(lib.tracks))
-            pick, notes = self._pick(lib, score, distance, allowed, window, recent + chosen, set(chosen))
-            if pick is None:
+            score = -distance - UNKNOWN_PENALTY * lib.unknown + bonus + JITTER * rng.random(len(lib.ids))
+            track = None
+            while track is None:
+                pick, notes = self._pick(lib, score, distance, allowed, window, recent + chosen, set(chosen))
+                if pick is None:
+                    break
+                track = self.index.get(lib.ids[pick])
+                if track is None:  # removed by a scan running right now: never mind it
+                    allowed[pick] = False
+            if pick is None or track is None:
                 log.info("library exhausted after %d of %d tracks", len(queue), count)
                 break
             chosen.append(pick)
-            track = lib.tracks[pick]
             queue.append(QueueEntry(track, _reason(track, target, policy, step_note, window if "era" in notes else None,
                                                    float(distance[pick]), feedback.get(track.id),
                                                    [n for n in notes if n != "era"])))
         return queue
 
     def _feedback_bonus(self, lib: _Library, feedback: dict[int, Feedback]) -> np.ndarray:
-        bonus = np.zeros(len(lib.tracks))
+        bonus = np.zeros(len(lib.ids))
         for track_id, fb in feedback.items():
             if track_id in lib.position:
                 bonus[lib.position[track_id]] = FEEDBACK_WEIGHT * fb.score
@@ -150,25 +156,20 @@ class Recommender:
     def _load(self) -> _Library:
         generation = self.index.generation()
         if self._library is None or self._library.generation != generation:
-            tracks = self.index.tracks()
+            rows = self.index.recommend_table()
+            numbers: dict[str, int] = {"": 0}
             self._library = _Library(
                 generation=generation,
-                tracks=tracks,
-                valence=np.array([t.valence for t in tracks], dtype=float),
-                energy=np.array([t.energy for t in tracks], dtype=float),
-                era_year=np.array([t.era_year if t.era_year else np.nan for t in tracks], dtype=float),
-                explicit=np.array([t.explicit for t in tracks], dtype=bool),
-                unknown=np.array([t.mood_source == "unknown" for t in tracks], dtype=float),
-                artist_ids=_artist_ids(tracks),
-                position={t.id: i for i, t in enumerate(tracks)},
+                ids=[row[0] for row in rows],
+                valence=np.array([row[1] for row in rows], dtype=float),
+                energy=np.array([row[2] for row in rows], dtype=float),
+                era_year=np.array([row[3] or np.nan for row in rows], dtype=float),
+                explicit=np.array([bool(row[4]) for row in rows], dtype=bool),
+                unknown=np.array([row[5] == "unknown" for row in rows], dtype=float),
+                artist_ids=np.array([numbers.setdefault(row[6] or "", len(numbers)) for row in rows], dtype=np.int64),
+                position={row[0]: i for i, row in enumerate(rows)},
             )
         return self._library
-
-
-def _artist_ids(tracks: list[Track]) -> np.ndarray:
-    numbers: dict[str, int] = {"": 0}
-    return np.array([numbers.setdefault((t.artist or t.album_artist).strip().casefold(), len(numbers))
-                     for t in tracks], dtype=np.int64)
 
 
 def _targets(mood: MoodState, policy: str, count: int) -> list[tuple[tuple[float, float], str]]:
