@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -87,23 +88,42 @@ def test_start_reads_the_room_and_plays_a_queue(start_core) -> None:
 
 @needs_models
 def test_button_press_reads_new_mood_and_plays_a_new_queue(start_core, tmp_path: Path) -> None:
+    from gpiozero.pins.mock import MockFactory
+
+    from moodbox.config import GpioConfig
+    from moodbox.gpio import ButtonAdapter
+
     cam = camera_folder(tmp_path / "cam", NO_FACE)
     h = start_core(source=cam)
-    first_track_started(h)
-    show(cam, HAPPY_FACE)  # someone smiling walks in
-    mark = h.events.mark()
-    h.core.button("press")
-    assert h.events.event("button", mark)["action"] == "refresh"
-    h.events.event("capture", mark, lambda d: d["active"] is True)
-    changed = h.events.event("mood_changed", mark)
-    assert changed["emotion"] == "happy" and changed["previous"] == "neutral"
-    mood = h.events.wait_for("mood", lambda d: d["emotion"] == "happy", mark)
-    assert mood["source"] == "camera" and mood["faces"] == 1 and len(mood["ages"]) == 1
-    started = first_track_started(h, mark)
-    assert started["index"] == 0
-    assert started["mood"] in ("happy", "energetic")  # the library's tracks nearest to a happy room
-    new_first = h.core.player.queue()[0].path
-    wait_until(lambda: h.playing_path() == new_first, "mpv playing the first track of the new queue")
+    factory = MockFactory()
+    button = ButtonAdapter(h.core, GpioConfig(enabled="on", button_pin=17, led_pin=27), pin_factory=factory)
+    assert button.start()
+    try:
+        first_track_started(h)
+        show(cam, HAPPY_FACE)  # someone smiling walks in
+        mark = h.events.mark()
+        led_states: list[bool] = []
+        h.core.subscribe(lambda topic, data: led_states.append(bool(factory.pin(27).state))
+                         if data.get("type") == "capture" else None)
+        pin = factory.pin(17)
+        pin.drive_low()  # pressed (button to GND, pull-up)
+        wait_until(lambda: button.button.is_pressed, "gpiozero seeing the press")
+        time.sleep(0.1)  # held a moment, well below hold_seconds
+        pin.drive_high()
+        assert h.events.event("button", mark) == {"type": "button", "kind": "press", "action": "refresh"}
+        h.events.event("capture", mark, lambda d: d["active"] is True)
+        changed = h.events.event("mood_changed", mark)
+        assert changed["emotion"] == "happy" and changed["previous"] == "neutral"
+        mood = h.events.wait_for("mood", lambda d: d["emotion"] == "happy", mark)
+        assert mood["source"] == "camera" and mood["faces"] == 1 and len(mood["ages"]) == 1
+        started = first_track_started(h, mark)
+        assert started["index"] == 0
+        assert started["mood"] in ("happy", "energetic")  # the library's tracks nearest to a happy room
+        new_first = h.core.player.queue()[0].path
+        wait_until(lambda: h.playing_path() == new_first, "mpv playing the first track of the new queue")
+        assert True in led_states and not factory.pin(27).state  # the LED lit while looking, off after
+    finally:
+        button.close()
 
 
 @needs_models
