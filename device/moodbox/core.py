@@ -844,6 +844,7 @@ class Core:
             "artist": item.artist if item else None,
             "album": item.album if item else None,
             "track_mood": item.mood if item else None,
+            "source": item.source if item else None,
             "track_id": item.track_id if item else None,
             "reason": self._queue_reasons[index] if index is not None and index < len(self._queue_reasons) else None,
             "duration": status.duration,
