@@ -59,6 +59,7 @@ class Mosquitto:
     users: dict[str, str] = field(default_factory=dict)  # empty: anonymous access
     tls: bool = False
     require_certificate: bool = False  # the TLS listener asks clients for a certificate from the CA
+    extra: list[str] = field(default_factory=list)  # more mosquitto.conf lines
     port: int = field(default_factory=free_port)
     tls_port: int | None = None
     tls_files: dict[str, Path] = field(default_factory=dict)
@@ -87,7 +88,7 @@ class Mosquitto:
             if self.require_certificate:
                 lines.append("require_certificate true")
         self.config_file = self.folder / "mosquitto.conf"
-        self.config_file.write_text("\n".join(lines) + "\n")
+        self.config_file.write_text("\n".join(lines + self.extra) + "\n")
         self.log_file = self.folder / "mosquitto.log"
 
     def start(self) -> None:
