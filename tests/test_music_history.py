@@ -48,3 +48,17 @@ def test_history_is_thread_safe(tmp_path: Path) -> None:
             thread.join(timeout=60)
         assert history.play_count() == 200
         assert all(fb.early_skips == 50 for fb in history.feedback("neutral").values())
+
+
+def test_damaged_files_are_moved_aside_not_fatal(tmp_path: Path, caplog) -> None:
+    from moodbox.music import LibraryIndex
+
+    for name in ("history.db", "library.db"):
+        (tmp_path / name).write_bytes(b"this is not a database" * 100)
+    with History(tmp_path / "history.db") as history, LibraryIndex(tmp_path / "library.db") as index:
+        history.like(1, "happy")
+        assert history.feedback("happy")[1].likes == 1
+        assert index.count() == 0 and index.integrity_ok()
+    assert len(list(tmp_path.glob("history.db.damaged-*"))) == 1
+    assert len(list(tmp_path.glob("library.db.damaged-*"))) == 1
+    assert "moved aside" in caplog.text

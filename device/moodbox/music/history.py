@@ -6,11 +6,12 @@ the room was sad still has its chance when the room is happy.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from moodbox.music.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +69,8 @@ class Feedback:
 class History:
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = Path(db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.db_path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
+        self._conn = connect(self.db_path, SCHEMA)
 
     def close(self) -> None:
         with self._lock:
