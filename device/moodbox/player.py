@@ -569,6 +569,7 @@ class MpvPlayer:
             "--no-config",
             "--ytdl=no",
             "--input-default-bindings=no",
+            "--network-timeout=15",  # a dead online station fails in seconds, not a minute
             f"--input-ipc-server={sock_path}",
             "--volume-max=100",
             f"--volume={min(self._volume, self.config.max_volume)}",
