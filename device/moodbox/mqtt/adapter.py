@@ -62,6 +62,7 @@ class MqttAdapter:
         self._resync = False  # set when updates were dropped: republish all states once the queue drains
         self._bad_commands: list[float] = []  # times of recent bad commands, for log rate limiting
         self._subscribed = False
+        self._ever_connected = False
 
     # ----- lifecycle -----
 
@@ -218,17 +219,19 @@ class MqttAdapter:
 
     def _after_connect(self) -> None:
         """Republish discovery and every retained state, then say `online`."""
-        if self._down_since is not None:
-            settings = self._config.mqtt
-            log.info("MQTT: connected to %s:%d (after %.0f s)", settings.host, settings.port,
-                     time.monotonic() - self._down_since)
         self._connected = self._client is not None and self._client.is_connected()
         if not self._connected:
             return  # dropped again already; the next connect republishes
+        settings = self._config.mqtt
+        if self._ever_connected:
+            outage = time.monotonic() - (self._down_since or time.monotonic())
+            log.info("MQTT: connected to %s:%d again after %.0f s", settings.host, settings.port, outage)
+        else:
+            log.info("MQTT: connected to %s:%d", settings.host, settings.port)
+        self._ever_connected = True
         self._down_since = None
         self._problems_logged.clear()
         self._queue_full_logged = False
-        self._published.clear()
         self._publish_everything()
         self._publish(self.topics.availability, "online", retain=True)
 
