@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -294,3 +295,38 @@ def test_frames_are_saved_only_with_the_debug_option(start_core, tmp_path: Path)
     debug = start_core(source=tmp_path / "cam", state=tmp_path / "debug", camera={"save_frames": True})
     debug.events.event("capture", match=lambda d: d["active"] is False)
     wait_until(lambda: len(list((tmp_path / "debug" / "debug-frames").glob("*.jpg"))) >= 2, "debug frames")
+
+
+@needs_models
+def test_recheck_interval_reads_the_room_again_while_playing(start_core) -> None:
+    h = start_core(mood={"recheck_interval_s": 1})
+    first_track_started(h)
+    mark = h.events.mark()
+    h.events.event("capture", mark, lambda d: d["active"] is True)
+    mark = h.events.mark()
+    h.events.event("capture", mark, lambda d: d["active"] is True)  # and again
+
+
+def test_alive_turns_false_while_the_loop_hangs(start_core, monkeypatch: pytest.MonkeyPatch) -> None:
+    import moodbox.core
+
+    monkeypatch.setattr(moodbox.core, "HEARTBEAT_STALE_S", 1.0)
+    h = start_core()
+    first_track_started(h)
+    assert h.core.alive()
+    release = threading.Event()
+    h.core._post(release.wait, 60)  # a command that hangs the loop
+    try:
+        wait_until(lambda: not h.core.alive(), "alive() to notice the hang")
+    finally:
+        release.set()
+    wait_until(h.core.alive, "alive() again")
+
+
+def test_camera_error_at_queue_end_still_plays_a_new_queue(start_core, tmp_path: Path) -> None:
+    h = start_core(source=tmp_path / "no-camera", recommend={"queue_length": 1})
+    h.events.wait_for("camera", lambda d: d["status"] == "error")
+    first_track_started(h)
+    mark = h.events.mark()
+    h.core.next()  # the queue ends; the room cannot be read; music must go on anyway
+    first_track_started(h, mark)

@@ -236,3 +236,11 @@ def test_run_once_with_embedded_fallbacks(tmp_path: Path) -> None:
     assert (tmp_path / "demo").is_dir()  # config_data puts demo_path next to the state folder
     if shutil.which("v4l2-ctl") is None and not Path("/dev/video0").exists():
         assert snapshot["camera"]["status"] == "ok" and snapshot["camera"]["source"].startswith("folder:")
+
+
+def test_run_without_mpv_exits_1_saying_what_to_install(tmp_path: Path, library: Path) -> None:
+    data = config_data(tmp_path / "state", library, str(NO_FACE.parent), audio={"mpv_path": "/nonexistent/mpv"})
+    config = write_config(tmp_path, data)
+    result = subprocess.run([*MOODBOX, "run", "--config", str(config)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "mpv not found" in result.stderr and "apt install mpv" in result.stderr

@@ -174,6 +174,7 @@ class Core:
         self._library_state: dict[str, Any] = {"status": "opening", "tracks": 0}
         self._scan_thread: threading.Thread | None = None
         self._scanned_once = False
+        self._queue_finished = False  # the player ran past the last track
 
     # ----- public API (any thread, never blocks) -----------------------------------------------
 
@@ -488,7 +489,7 @@ class Core:
                                      "retry_in_s": self.config.camera.retry_interval_s})
             log.error("camera: %s (retrying every %.0f s; music keeps playing)", result.error,
                       self.config.camera.retry_interval_s)
-            if self._queue_empty():
+            if self._needs_queue():
                 self._new_queue(reason)
             return
         if not self._detection:
@@ -504,7 +505,7 @@ class Core:
         if after.emotion != before:
             self._event("mood_changed", emotion=after.emotion, previous=before, source=after.source)
         self._refresh_diagnostics(emit=True)
-        if after.emotion != before or self._queue_empty() or reason == "queue_end":
+        if after.emotion != before or self._needs_queue():
             self._new_queue(reason)
         else:
             self._ready.set()
@@ -519,6 +520,7 @@ class Core:
             self._ready.set()
             return
         self._queue_reasons = reasons
+        self._queue_finished = False
         self.player.load(items, play=True)
         log.info("new queue (%s): %d tracks for %s, first: %s", reason, len(items),
                  self._effective_mood().emotion, items[0].label)
@@ -548,6 +550,7 @@ class Core:
                 self._submit(0, "record play",
                              lambda: self._job_record_play(track_id, emotion, position, duration, skipped))
         elif name == "queue_ended":
+            self._queue_finished = True
             if self.config.mood.refresh_on_queue_end:
                 self._do_refresh("queue_end")
             else:
@@ -736,7 +739,7 @@ class Core:
 
     def _on_scan_done(self) -> None:
         self._scanned_once = True
-        if self._queue_empty() and not self._burst_in_flight:
+        if self._needs_queue() and not self._burst_in_flight:
             self._new_queue("library_ready")
 
     def _library_count(self) -> int:
@@ -791,9 +794,9 @@ class Core:
     def _effective_mood(self) -> MoodState:
         return self._override if self._override is not None else self._camera_mood
 
-    def _queue_empty(self) -> bool:
-        status = self.player.status()
-        return status.queue_length == 0
+    def _needs_queue(self) -> bool:
+        """Nothing left to play: no queue yet, or the last one ran out (a user's stop does not count)."""
+        return self._queue_finished or self.player.status().queue_length == 0
 
     def _publish_all(self) -> None:
         self._publish_mood()
