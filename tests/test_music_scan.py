@@ -201,3 +201,14 @@ def test_killed_scan_leaves_a_consistent_index(templates: dict[str, Path], tmp_p
         assert 0 < kept < 40  # committed batches survived
         report = scan(root, index)
         assert report.added == 40 - kept and index.count() == 40
+
+
+def test_terminal_progress_line(capsys: pytest.CaptureFixture) -> None:
+    from moodbox.commands.scan import TerminalProgress
+
+    progress = TerminalProgress()
+    progress(1, 3, Path("/m/a.mp3"))
+    progress(3, 3, Path(os.fsdecode(b"/m/caf\xe9.mp3")))
+    err = capsys.readouterr().err
+    assert "\rscanning 1/3  33% a.mp3" in err
+    assert "scanning 3/3 100% caf" in err and err.endswith("\n")

@@ -31,6 +31,10 @@ GENRE_SYNONYMS = {
 }
 
 
+# Where a second artist's name starts: "A feat. B", "A & B", "A, B", "A / B".
+FEATURING = re.compile(r"\s+(?:feat\.?|ft\.?|featuring|with|x|&|and)\s+|\s*[;,/]\s*", re.IGNORECASE)
+
+
 def normalise_name(text: str) -> str:
     """Casefolded, accents and punctuation removed, '&' -> 'and': "Beyoncé & Jay-Z" -> "beyonce and jay z"."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").casefold()
@@ -73,7 +77,7 @@ class Priors:
         found = self.artists.get(normalise_name(name))
         if found is None:
             # "Artist feat. Other", "A & B": try the first named artist.
-            first = re.split(r"\s+(?:feat\.?|ft\.?|featuring|with|x|&|and|,|;|/)\s+|[;,/]", name, maxsplit=1, flags=re.I)[0]
+            first = FEATURING.split(name, maxsplit=1)[0]
             found = self.artists.get(normalise_name(first)) if first != name else None
         if found is None:
             return None

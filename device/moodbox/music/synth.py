@@ -5,6 +5,7 @@ minor + slow = sad, soft + slow = calm, dissonant + fast = tense.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 import subprocess
@@ -113,13 +114,7 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE,
 def can_write(suffix: str) -> bool:
     if suffix == ".wav" or shutil.which("ffmpeg"):
         return True
-    if suffix in (".flac", ".ogg", ".mp3"):
-        try:
-            import soundfile  # noqa: F401
-        except ImportError:
-            return False
-        return True
-    return False
+    return suffix in (".flac", ".ogg", ".mp3") and importlib.util.find_spec("soundfile") is not None
 
 
 def _write_wav(path: Path, samples: np.ndarray, sample_rate: int) -> None:
