@@ -74,7 +74,7 @@ def test_short_press_sends_press(factory: Any) -> None:
 
 def test_hold_sends_hold_and_no_press(factory: Any) -> None:
     core = RecordingCore()
-    adapter = make(core, factory, hold_seconds=0.2)
+    adapter = make(core, factory, hold_seconds=0.5)
     pin = factory.pin(BUTTON)
     pin.drive_low()
     wait_until(lambda: core.buttons == ["hold"])

@@ -145,10 +145,12 @@ def test_next_previous_pause_and_resume(player: MpvPlayer, audio: dict[str, Path
     assert player.status().state == "playing"
     wait_until(lambda: player.status().position > paused_at + 0.2, what="playback to resume")
 
+    player.pause()  # frozen position (< 5 s): previous() goes back a track instead of restarting this one
     player.previous()
     rec.wait_for("track_started", lambda d: d["index"] == 0 and d is not rec.of("track_started")[0])
-    assert player.status().index == 0
+    assert player.status().index == 0 and player.status().state == "playing"
     assert len(rec.of("track_started")) == 3
+    assert rec.of("track_ended")[-1]["reason"] == "previous"
 
 
 def test_volume_starts_at_start_volume_and_is_capped(player: MpvPlayer, audio: dict[str, Path]) -> None:
@@ -280,6 +282,7 @@ def test_hung_mpv_is_killed_and_restarted(player: MpvPlayer, audio: dict[str, Pa
 
 def test_a_file_that_keeps_crashing_mpv_is_skipped(player: MpvPlayer, audio: dict[str, Path]) -> None:
     rec = player.recorder  # type: ignore[attr-defined]
+    player.restart_backoff_s = (0.0, 0.1)  # the real back-off (up to 30 s) would only slow the test
     player.load([item(audio["long1"], "crasher"), item(audio["long2"], "next")], play=True)
     rec.wait_for("track_started")
     for crash in range(1, 4):
@@ -316,3 +319,13 @@ def test_no_orphan_mpv_when_the_daemon_is_killed(audio: dict[str, Path]) -> None
 
     wait_until(lambda: process_state(mpv_pid) in ("Z", "gone"), what="mpv to exit with its parent")
     shutil.rmtree(Path(sock.decode()).parent, ignore_errors=True)  # a killed daemon cannot clean up
+
+
+def test_mpv_that_exits_at_start_gives_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "mpv"
+    broken.write_text("#!/bin/sh\necho 'error: no audio' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    mpv = MpvPlayer(AudioConfig(output="null", mpv_path=str(broken)))
+    with pytest.raises(PlayerError, match="mpv exited at start with status 3; try running: .*--ao=null"):
+        mpv.start()
+    mpv.close()  # harmless after a failed start

@@ -227,6 +227,7 @@ class MpvPlayer:
     def __init__(self, config: AudioConfig | None = None, on_event: EventCallback | None = None) -> None:
         self.config = config or AudioConfig()
         self.request_timeout_s = REQUEST_TIMEOUT_S
+        self.restart_backoff_s = RESTART_BACKOFF_S
         self.on_event = on_event
         self._lock = threading.RLock()
         self._items: list[PlayItem] = []
@@ -672,7 +673,8 @@ class MpvPlayer:
     def _restart(self, exit_code: int | None) -> None:
         now = time.monotonic()
         self._recent_crashes = [t for t in self._recent_crashes if now - t < 120] + [now]
-        delay = RESTART_BACKOFF_S[min(len(self._recent_crashes) - 1, len(RESTART_BACKOFF_S) - 1)]
+        backoff = self.restart_backoff_s
+        delay = backoff[min(len(self._recent_crashes) - 1, len(backoff) - 1)]
         if delay:
             log.warning("mpv crashed %d times in 2 minutes; waiting %.1f s before restarting", len(self._recent_crashes), delay)
             self._lock.release()
