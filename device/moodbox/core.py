@@ -151,7 +151,7 @@ class Core:
         self.perception: Any = None
         self._perception_error: str | None = None
         self._camera: Any = None  # worker thread only
-        self.index: Any = None  # worker thread only
+        self.index: Any = None  # thread-safe: the worker and the scan thread use it
         self.recommender: Any = None
         self.history: Any = None
 
@@ -245,6 +245,9 @@ class Core:
         self._post(self._do_rescan)
 
     def button(self, kind: Literal["press", "hold"]) -> None:
+        """A button press or hold: does gpio.press_action / gpio.hold_action."""
+        if kind not in ("press", "hold"):
+            raise ValueError(f"unknown button kind {kind!r}; press or hold")
         self._post(self._do_button, kind)
 
     # ----- lifecycle --------------------------------------------------------------------------
@@ -265,7 +268,7 @@ class Core:
         self._worker_thread = threading.Thread(target=self._work, name="core-worker", daemon=True)
         self._loop_thread.start()
         self._worker_thread.start()
-        self._submit(0, "open library", self._job_open_library)
+        self._submit("open library", self._job_open_library)
         self.refresh_mood("start")
         if self.config.mood.recheck_interval_s > 0:
             self._next_recheck = time.monotonic() + self.config.mood.recheck_interval_s
@@ -311,9 +314,9 @@ class Core:
         if not self._stopping.is_set():
             self._commands.put((function, args))
 
-    def _submit(self, priority: int, name: str, job: Callable[[], None]) -> None:
-        """Run a long job on the worker; lower priority numbers first, FIFO within one."""
-        self._jobs.put((priority, next(self._job_counter), name, job))
+    def _submit(self, name: str, job: Callable[[], None]) -> None:
+        """Run a long job on the worker, in order (the stop request jumps the queue)."""
+        self._jobs.put((0, next(self._job_counter), name, job))
 
     def _emit(self, topic: str, data: dict[str, Any]) -> None:
         with self._emit_lock:
@@ -374,7 +377,7 @@ class Core:
         if (self._detection and self._camera_retry_at is not None and now >= self._camera_retry_at
                 and not self._burst_in_flight):
             self._camera_retry_at = None
-            self._submit(0, "camera retry", self._job_camera_probe)
+            self._submit("camera retry", self._job_camera_probe)
         if self._next_recheck is not None and now >= self._next_recheck:
             self._next_recheck = now + self.config.mood.recheck_interval_s
             if self.player is not None and self.player.status().state == "playing":
@@ -399,7 +402,7 @@ class Core:
             return
         self._burst_in_flight = True
         self._abort_burst.clear()
-        self._submit(0, "burst", lambda: self._job_burst(reason))
+        self._submit("burst", lambda: self._job_burst(reason))
 
     def _player_call(self, name: str) -> None:
         getattr(self.player, name)()
@@ -449,7 +452,7 @@ class Core:
             self._do_refresh("detection_on")
         else:
             self._camera_retry_at = None
-            self._submit(0, "close camera", self._close_camera)
+            self._submit("close camera", self._close_camera)
             self._set_camera_status({"status": "off"})
 
     def _do_rate(self, liked: bool) -> None:
@@ -460,7 +463,7 @@ class Core:
         track_id = status.item.track_id
         log.info("%s: %s", "like" if liked else "dislike", status.item.label)
         emotion = self._effective_mood().emotion
-        self._submit(0, "rate", lambda: self._job_rate(track_id, emotion, liked))
+        self._submit("rate", lambda: self._job_rate(track_id, emotion, liked))
         if not liked:
             self.player.next()
 
@@ -547,7 +550,7 @@ class Core:
             skipped = bool(data.get("skipped"))  # History counts it against the track only within 30 s
             emotion = self._effective_mood().emotion
             if track_id is not None and item.get("source", "library") == "library":
-                self._submit(0, "record play",
+                self._submit("record play",
                              lambda: self._job_record_play(track_id, emotion, position, duration, skipped))
         elif name == "queue_ended":
             self._queue_finished = True
@@ -570,7 +573,7 @@ class Core:
     def _new_queue(self, reason: str) -> None:
         """Ask the worker for a queue for the current mood; it comes back to _on_queue_ready."""
         mood, policy = self._effective_mood(), self._policy
-        self._submit(0, "recommend", lambda: self._job_recommend(mood, policy, reason))
+        self._submit("recommend", lambda: self._job_recommend(mood, policy, reason))
 
     # ----- worker jobs ------------------------------------------------------------------------
 
