@@ -157,7 +157,13 @@ class FakePicamera2:
         return {"main": main, "lores": lores, "controls": controls}
 
     def configure(self, config: dict[str, Any]) -> None:
+        # libcamera may round stream sizes (e.g. the width to a multiple of 32 here)
+        width, height = config["lores"]["size"]
+        config["lores"] = {**config["lores"], "size": (width // 32 * 32, height)}
         self.config = config
+
+    def camera_configuration(self) -> dict[str, Any]:
+        return self.config
 
     def start(self) -> None:
         self.started = True
@@ -207,9 +213,18 @@ def test_picamera2_lores_yuv_becomes_grey_bgr(fake_picamera2: Any) -> None:
     assert frame[10, 5, 1] == 5 and frame[0, 255, 0] == 255 and frame[0, 319, 0] == 319 % 256
     cam = fake_picamera2.instances[0]
     assert cam.config["lores"] == {"size": (320, 240), "format": "YUV420"}
+    assert cam.config["controls"]["FrameDurationLimits"][1] >= 100000  # may slow down in a dim room
     assert cam.captures == camera_module.PICAMERA2_SETTLE_FRAMES + 1  # settling frames dropped
     source.close()
     assert cam.closed and not cam.started
+
+
+def test_picamera2_uses_the_lores_size_libcamera_chose(fake_picamera2: Any) -> None:
+    source = Picamera2Source(330, 240, capture_timeout_s=5, picamera2_class=fake_picamera2)
+    frame = source.read()
+    assert frame.shape == (240, 320, 3)  # 330 rounded down to 320 by the (fake) libcamera
+    assert frame[0, 319, 0] == 319 % 256  # the last image column, not stride padding
+    source.close()
 
 
 def test_picamera2_capture_timeout_then_reopen(fake_picamera2: Any) -> None:

@@ -250,6 +250,7 @@ class Picamera2Source(_DeviceSource):
         super().__init__(width, height, capture_timeout_s)
         self.camera_num = camera_num
         self._picamera2_class = picamera2_class
+        self._lores_size = (width, height)  # as libcamera configured it (it may align the width)
 
     def _camera_class(self) -> Any:
         if self._picamera2_class is None:
@@ -276,6 +277,7 @@ class Picamera2Source(_DeviceSource):
                 controls={"FrameDurationLimits": PICAMERA2_FRAME_DURATION_US},
             )
             camera.configure(config)
+            self._lores_size = _configured_lores_size(camera, size)
             camera.start()
             for _ in range(PICAMERA2_SETTLE_FRAMES):
                 camera.capture_array("lores")
@@ -293,13 +295,23 @@ class Picamera2Source(_DeviceSource):
             array = handle.capture_array("lores")
         except Exception as exc:  # noqa: BLE001
             raise CameraError(f"picamera2: capture failed: {_describe_picamera2_error(exc)}") from None
-        return lores_to_bgr(np.asarray(array), self.width, self.height)
+        width, height = self._lores_size
+        return lores_to_bgr(np.asarray(array), width, height)
 
     def _release(self, handle: Any) -> None:
         try:
             handle.stop()
         finally:
             handle.close()
+
+
+def _configured_lores_size(camera: Any, requested: tuple[int, int]) -> tuple[int, int]:
+    """The lores size libcamera settled on after configure() (it may round it); else the requested one."""
+    try:
+        width, height = camera.camera_configuration()["lores"]["size"]
+        return int(width), int(height)
+    except Exception:  # noqa: BLE001 - older picamera2 or a partial fake: keep the requested size
+        return requested
 
 
 def lores_to_bgr(array: np.ndarray, width: int, height: int) -> np.ndarray:
