@@ -212,3 +212,36 @@ def test_terminal_progress_line(capsys: pytest.CaptureFixture) -> None:
     err = capsys.readouterr().err
     assert "\rscanning 1/3  33% a.mp3" in err
     assert "scanning 3/3 100% caf" in err and err.endswith("\n")
+
+
+def test_a_file_that_comes_back_keeps_its_id(library: Path, tmp_path: Path) -> None:
+    """An unplugged USB disk must not cost the tracks their likes and skips."""
+    track_file = library / "Artist" / "01 song.flac"
+    kept = tmp_path / "kept.flac"
+    with LibraryIndex(tmp_path / "library.db") as index:
+        scan(library, index)
+        old_id = index.by_path(track_file).id
+        shutil.move(track_file, kept)
+        assert scan(library, index).removed == 1
+        assert index.get(old_id) is None and index.by_path(track_file) is None
+        assert old_id not in {t.id for t in index.tracks()} and index.count() == 6
+        shutil.move(kept, track_file)
+        assert scan(library, index).added == 1
+        assert index.by_path(track_file).id == old_id
+        shutil.move(track_file, kept)
+        scan(library, index)
+        with index.transaction() as tx:
+            assert tx.purge_missing(older_than_s=-1) == 1  # long gone: forgotten
+        shutil.move(kept, track_file)
+        scan(library, index)
+        assert index.by_path(track_file).id != old_id
+
+
+def test_an_index_from_schema_1_is_upgraded(tmp_path: Path, library: Path) -> None:
+    db = tmp_path / "library.db"
+    with sqlite3.connect(db) as conn:
+        from moodbox.music.index import SCHEMA
+
+        conn.executescript(SCHEMA.replace(",\n    missing_since REAL", ""))
+    with LibraryIndex(db) as index:
+        assert scan(library, index).added == 7 and index.count() == 7

@@ -1,5 +1,8 @@
 """LibraryIndex: the scanned library in SQLite (WAL), safe against a crash or power cut mid-scan.
 
+A file that disappears is only marked missing: if it comes back (a USB disk plugged in again, a folder
+moved back) it gets its old id, so its likes and skips still count. Missing rows go after MISSING_KEEP_S.
+
 Paths are stored as raw bytes (os.fsencode), so file names that are not UTF-8 survive intact.
 All methods are thread-safe (one connection behind a lock).
 """
@@ -17,7 +20,9 @@ from moodbox.music.track import Track
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MISSING_KEEP_S = 90 * 24 * 3600
+PRESENT = "missing_since IS NULL"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -45,7 +50,8 @@ CREATE TABLE IF NOT EXISTS tracks (
     mood TEXT NOT NULL DEFAULT 'neutral',
     mood_source TEXT NOT NULL DEFAULT 'unknown',
     era_year INTEGER,
-    scanned_at REAL NOT NULL
+    scanned_at REAL NOT NULL,
+    missing_since REAL
 );
 CREATE TABLE IF NOT EXISTS failures (
     path_bytes BLOB PRIMARY KEY,
@@ -61,6 +67,7 @@ TAG_COLUMNS = ("title", "artist", "album", "album_artist", "year", "genre", "bpm
                "explicit", "mood_tag", "replaygain_track_db", "replaygain_album_db")
 MOOD_COLUMNS = ("valence", "energy", "mood", "mood_source", "era_year")
 TRACK_COLUMNS = ("id", "path_bytes") + TAG_COLUMNS + MOOD_COLUMNS
+SELECT_TRACKS = f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks"
 
 
 class LibraryIndex:
@@ -68,7 +75,10 @@ class LibraryIndex:
         self.db_path = Path(db_path)
         self._lock = threading.RLock()
         self._conn = connect(self.db_path, SCHEMA)
-        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(tracks)")}
+        if "missing_since" not in columns:  # an index from schema 1
+            self._conn.execute("ALTER TABLE tracks ADD COLUMN missing_since REAL")
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
     def close(self) -> None:
@@ -84,11 +94,11 @@ class LibraryIndex:
     # --- reading -------------------------------------------------------------------------------
     def count(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM tracks").fetchone()[0])
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM tracks WHERE {PRESENT}").fetchone()[0])
 
     def tracks(self) -> list[Track]:
         with self._lock:
-            rows = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks ORDER BY id").fetchall()
+            rows = self._conn.execute(f"{SELECT_TRACKS} WHERE {PRESENT} ORDER BY id").fetchall()
         return [_track(row) for row in rows]
 
     def recommend_table(self) -> list[tuple[Any, ...]]:
@@ -96,18 +106,19 @@ class LibraryIndex:
         with self._lock:
             return self._conn.execute(
                 "SELECT id, valence, energy, era_year, explicit, mood_source, "
-                "lower(trim(CASE WHEN artist != '' THEN artist ELSE album_artist END)) FROM tracks ORDER BY id"
+                "lower(trim(CASE WHEN artist != '' THEN artist ELSE album_artist END)) "
+                f"FROM tracks WHERE {PRESENT} ORDER BY id"
             ).fetchall()
 
     def get(self, track_id: int) -> Track | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks WHERE id = ?",
+            row = self._conn.execute(f"{SELECT_TRACKS} WHERE id = ? AND {PRESENT}",
                                      (track_id,)).fetchone()
         return _track(row) if row else None
 
     def by_path(self, path: str | Path) -> Track | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks WHERE path_bytes = ?",
+            row = self._conn.execute(f"{SELECT_TRACKS} WHERE path_bytes = ? AND {PRESENT}",
                                      (os.fsencode(path),)).fetchone()
         return _track(row) if row else None
 
@@ -123,12 +134,13 @@ class LibraryIndex:
 
     def mood_counts(self) -> dict[str, int]:
         with self._lock:
-            rows = self._conn.execute("SELECT mood, COUNT(*) FROM tracks GROUP BY mood").fetchall()
+            rows = self._conn.execute(f"SELECT mood, COUNT(*) FROM tracks WHERE {PRESENT} GROUP BY mood").fetchall()
         return {m: n for m, n in rows}
 
     def source_counts(self) -> dict[str, int]:
         with self._lock:
-            rows = self._conn.execute("SELECT mood_source, COUNT(*) FROM tracks GROUP BY mood_source").fetchall()
+            rows = self._conn.execute(f"SELECT mood_source, COUNT(*) FROM tracks WHERE {PRESENT} "
+                                      "GROUP BY mood_source").fetchall()
         return {m: n for m, n in rows}
 
     # --- used by the scanner -------------------------------------------------------------------
@@ -136,7 +148,7 @@ class LibraryIndex:
         """(tracks: path -> (id, size, mtime_ns), failures: path -> (size, mtime_ns, reason))."""
         with self._lock:
             tracks = {bytes(p): (i, s, m) for i, p, s, m in
-                      self._conn.execute("SELECT id, path_bytes, size, mtime_ns FROM tracks")}
+                      self._conn.execute(f"SELECT id, path_bytes, size, mtime_ns FROM tracks WHERE {PRESENT}")}
             failures = {bytes(p): (s, m, r) for p, s, m, r in
                         self._conn.execute("SELECT path_bytes, size, mtime_ns, reason FROM failures")}
         return tracks, failures
@@ -146,7 +158,7 @@ class LibraryIndex:
         with self._lock:
             return self._conn.execute(
                 "SELECT id, root, relative_path, mood_tag, artist, album_artist, genre, year, "
-                f"{', '.join(MOOD_COLUMNS)} FROM tracks").fetchall()
+                f"{', '.join(MOOD_COLUMNS)} FROM tracks WHERE {PRESENT}").fetchall()
 
     def transaction(self) -> Transaction:
         """`with index.transaction() as tx:` groups writes; a crash inside leaves the index as before."""
@@ -179,24 +191,33 @@ class Transaction:
 
     def put_track(self, path_bytes: bytes, root: str, relative_path: str, size: int, mtime_ns: int,
                   tags: dict[str, Any], mood: dict[str, Any]) -> None:
-        """Insert or update (keeping the id, so history stays attached) one track."""
+        """Insert, update or bring back (keeping the id, so history stays attached) one track."""
         columns = ("path_bytes", "root", "relative_path", "size", "mtime_ns", "scanned_at") + TAG_COLUMNS + MOOD_COLUMNS
         values = [path_bytes, root, relative_path, size, mtime_ns, time.time()]
         values += [tags[c] for c in TAG_COLUMNS] + [mood[c] for c in MOOD_COLUMNS]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         self.conn.execute(
             f"INSERT INTO tracks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-            f"ON CONFLICT(path_bytes) DO UPDATE SET {updates}", values)
+            f"ON CONFLICT(path_bytes) DO UPDATE SET {updates}, missing_since = NULL", values)
         self.conn.execute("DELETE FROM failures WHERE path_bytes = ?", (path_bytes,))
 
     def put_failure(self, path_bytes: bytes, size: int, mtime_ns: int, reason: str) -> None:
-        self.conn.execute("DELETE FROM tracks WHERE path_bytes = ?", (path_bytes,))
+        self._mark_missing(path_bytes)
         self.conn.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (path_bytes, size, mtime_ns, reason))
 
     def remove_paths(self, paths: Iterable[bytes]) -> None:
         for path in paths:
-            self.conn.execute("DELETE FROM tracks WHERE path_bytes = ?", (path,))
+            self._mark_missing(path)
             self.conn.execute("DELETE FROM failures WHERE path_bytes = ?", (path,))
+
+    def _mark_missing(self, path_bytes: bytes) -> None:
+        self.conn.execute(f"UPDATE tracks SET missing_since = ? WHERE path_bytes = ? AND {PRESENT}",
+                          (time.time(), path_bytes))
+
+    def purge_missing(self, older_than_s: float = MISSING_KEEP_S) -> int:
+        """Forget tracks missing for longer than this; returns how many."""
+        cursor = self.conn.execute("DELETE FROM tracks WHERE missing_since < ?", (time.time() - older_than_s,))
+        return cursor.rowcount
 
     def set_mood(self, track_id: int, valence: float, energy: float, mood: str, source: str,
                  era_year: int | None) -> None:

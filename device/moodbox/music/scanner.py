@@ -151,9 +151,9 @@ def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | No
     # The walk is complete: only now is it safe to forget what is gone.
     gone = [p for p in list(known) + list(known_failures) if p not in seen]
     report.removed = sum(1 for p in gone if p in known)
-    if gone:
-        with index.transaction() as tx:
-            tx.remove_paths(gone)
+    with index.transaction() as tx:
+        tx.remove_paths(gone)
+        tx.purge_missing()
     if _refresh_moods(index, sidecars, priors) or changed or gone:
         index.bump_generation()
     report.seconds = time.monotonic() - started

@@ -14,7 +14,8 @@ from mutagen.mp4 import MP4Tags
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav"})
+# .mp4 is left out on purpose: in a home folder those are mostly videos.
+AUDIO_EXTENSIONS = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wav"})
 
 
 class TagError(Exception):
