@@ -299,6 +299,9 @@ def test_fuzzed_commands_leave_the_adapter_working(watcher, core, make_config, m
     assert all(args[0] in ("match", "lift", "calm") for args in core.called("set_policy"))
     watcher.wait_for(lambda: watcher.last(f"{BASE}/policy").json() == {"policy": "calm"}, "published policy")
     assert core.snapshot()["volume"]["volume"] <= 70
+    answered = len(watcher.on(f"{BASE}/error")) + len(core.calls)
+    # all 2001 on an idle machine; QoS 0 lets a loaded broker or a full work queue drop a few
+    assert answered >= 1800, answered
 
 
 def test_a_stuck_adapter_never_blocks_the_core_and_catches_up(watcher, core, make_config, make_adapter,
