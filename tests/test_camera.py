@@ -20,6 +20,7 @@ from moodbox.camera import (
     fit_frame,
     lores_to_bgr,
     open_camera,
+    redact_url,
 )
 from moodbox.config import CameraConfig
 
@@ -329,3 +330,10 @@ def test_opencv_source_reads_an_http_stream(tmp_path: Path, httpserver: Any, mon
     missing = OpenCVSource(httpserver.url_for("/missing.avi"), capture_timeout_s=20)
     with pytest.raises(CameraError, match="cannot connect to the stream"):
         missing.read()
+
+
+def test_stream_names_hide_passwords() -> None:
+    assert redact_url("rtsp://admin:s3cret@192.168.1.9:554/stream1") == "rtsp://admin:***@192.168.1.9:554/stream1"
+    assert redact_url("http://cam.local/video.mjpg") == "http://cam.local/video.mjpg"
+    assert redact_url("rtsp://viewer@cam/x?a=b@c") == "rtsp://viewer@cam/x?a=b@c"
+    assert "s3cret" not in OpenCVSource("rtsp://admin:s3cret@127.0.0.1:9/x").name

@@ -335,7 +335,7 @@ class OpenCVSource(_DeviceSource):
         self.target = target
         text = str(target)
         self.kind = "stream" if text.startswith(STREAM_PREFIXES) else "device" if _is_device(target) else "file"
-        self.name = f"opencv:{'/dev/video' + text if isinstance(target, int) else text}"
+        self.name = f"opencv:{'/dev/video' + text if isinstance(target, int) else redact_url(text)}"
         self.reopen_after_idle = self.kind == "stream"
         if self.kind == "file" and not Path(text).is_file():
             raise CameraError(f"camera.source: no such file: {text}")
@@ -344,7 +344,10 @@ class OpenCVSource(_DeviceSource):
         if self.kind == "device":
             capture = cv2.VideoCapture(self.target, cv2.CAP_V4L2)
         elif self.kind == "stream":
-            capture = cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG)
+            # ffmpeg gives up by itself too, so a dead camera does not leave a hung thread behind
+            timeout_ms = int(self.capture_timeout_s * 1000)
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+            capture = cv2.VideoCapture(str(self.target), cv2.CAP_FFMPEG, params)
         else:
             capture = cv2.VideoCapture(str(self.target))
         if not capture.isOpened():
@@ -385,6 +388,16 @@ class OpenCVSource(_DeviceSource):
 
     def _release(self, handle: cv2.VideoCapture) -> None:
         handle.release()
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (names end up in logs and MQTT)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest.split("/", 1)[0]:
+        return url
+    credentials, host = rest.split("@", 1)
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
 
 
 def _is_device(target: str | int) -> bool:
