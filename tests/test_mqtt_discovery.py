@@ -180,3 +180,12 @@ def test_default_base_topic_and_device_id_are_stable():
 def test_bad_topic_settings_are_explained(settings, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         Topics.from_config(Config.model_validate({"mqtt": settings}))
+
+
+def test_hardware_model_goes_into_the_device_block(tmp_path):
+    from moodbox.mqtt.discovery import hardware_model
+
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\x00")
+    assert hardware_model(model) == "Raspberry Pi 4 Model B Rev 1.4"
+    assert hardware_model(tmp_path / "missing") is None

@@ -97,6 +97,19 @@ def test_tls_with_an_unknown_ca_is_refused_and_explained(secured, core, make_ada
     assert not adapter.connected
 
 
+def test_tls_without_verification_connects_and_warns(secured, core, make_adapter, monkeypatch, caplog, tmp_path):
+    from mqtt.broker import make_tls_files
+
+    monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", USERS["moodbox"])
+    other_ca = make_tls_files(tmp_path / "other")["ca"]  # would fail verification
+    config = config_for(secured, port=secured.tls_port,
+                        tls={"enabled": True, "ca_file": str(other_ca), "verify": False})
+    with caplog.at_level(logging.WARNING, logger="moodbox.mqtt"):
+        make_adapter(core, config)
+    wait_online(secured)
+    assert "verify is off" in caplog.text
+
+
 def test_missing_tls_file_disables_mqtt_with_a_clear_error(core, caplog, tmp_path):
     from moodbox.mqtt import MqttAdapter
 

@@ -6,6 +6,7 @@ An empty retained payload on the same topic removes the entity (see `moodbox mqt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from moodbox import __version__
@@ -105,9 +106,21 @@ def _entities(topics: Topics, max_volume: int) -> list[Entity]:
     ]
 
 
+def hardware_model(path: Path = Path("/proc/device-tree/model")) -> str | None:
+    """'Raspberry Pi 4 Model B Rev 1.4' on a Pi; None elsewhere."""
+    try:
+        return path.read_bytes().rstrip(b"\x00").decode("ascii", errors="replace").strip() or None
+    except OSError:
+        return None
+
+
 def device_block(topics: Topics) -> dict[str, Any]:
-    return {"identifiers": [f"moodbox_{topics.device_id}"], "name": "moodbox", "model": "moodbox (Raspberry Pi)",
-            "manufacturer": "moodbox project", "sw_version": __version__}
+    device = {"identifiers": [f"moodbox_{topics.device_id}"], "name": "moodbox", "model": "moodbox",
+              "manufacturer": "moodbox project", "sw_version": __version__}
+    hardware = hardware_model()
+    if hardware:
+        device["hw_version"] = hardware
+    return device
 
 
 def discovery_messages(topics: Topics, max_volume: int) -> list[tuple[str, dict[str, Any]]]:
