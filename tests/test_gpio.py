@@ -166,3 +166,18 @@ def test_disabled_adapter_opens_nothing(factory: Any) -> None:
     adapter = ButtonAdapter(RecordingCore(), GpioConfig(enabled="off"), pin_factory=factory)
     assert adapter.start() is False and not adapter.active
     Button(BUTTON, pin_factory=factory).close()  # pin untouched
+
+
+@pytest.mark.skipif(Path("/dev/gpiochip0").exists(), reason="this machine has real GPIO")
+@pytest.mark.filterwarnings("ignore::gpiozero.exc.PinFactoryFallback")
+def test_no_pin_library_is_a_warning_with_a_hint(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    previous = Device.pin_factory
+    Device.pin_factory = None  # gpiozero now looks for a real GPIO library: there is none here
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    try:
+        adapter = ButtonAdapter(RecordingCore(), GpioConfig(enabled="on", button_pin=BUTTON))
+        assert adapter.start() is False and not adapter.active
+    finally:
+        Device.pin_factory = previous
+    assert "BadPinFactory" in caplog.text and "running without button and LED" in caplog.text
+    assert "install python3-lgpio" in caplog.text

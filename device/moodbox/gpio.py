@@ -66,7 +66,8 @@ class ButtonAdapter:
     def start(self, force: bool = False) -> bool:
         """Open the pins (when gpio.enabled allows, or force=True). False when GPIO is not in use."""
         if not force and not gpio_wanted(self.config):
-            log.info("GPIO: off (gpio.enabled: %s, not on a Raspberry Pi)", self.config.enabled)
+            why = "not on a Raspberry Pi" if self.config.enabled == "auto" else "no pins configured"
+            log.info("GPIO: off (%s)", why if self.config.enabled != "off" else "gpio.enabled: off")
             return False
         try:
             from gpiozero import LED, Button
@@ -90,12 +91,14 @@ class ButtonAdapter:
                 pin = self.config.led_pin
                 self.led = LED(pin, pin_factory=self.pin_factory)
         except Exception as exc:  # noqa: BLE001 - gpiozero raises many kinds; none may stop the daemon
+            hint = (
+                "no GPIO library found: install python3-lgpio (sudo apt install python3-lgpio)"
+                if type(exc).__name__ == "BadPinFactory"
+                else "check gpio.button_pin / gpio.led_pin (BCM numbers), that the user is in the 'gpio' group "
+                "and that no other program uses the pin"
+            )
             log.warning(
-                "GPIO: cannot use pin %s (%s: %s); running without button and LED. Check gpio.button_pin / "
-                "gpio.led_pin (BCM numbers), that the user is in the 'gpio' group and no other program uses the pin",
-                pin,
-                type(exc).__name__,
-                exc,
+                "GPIO: cannot use pin %s (%s: %s); running without button and LED. %s", pin, type(exc).__name__, exc, hint
             )
             self.close()
             return False
