@@ -63,13 +63,13 @@ class Watcher:
         raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
     def wait_message(self, topic: str, match: Callable[[Message], bool] = lambda m: True,
-                     after: int = 0) -> Message:
+                     after: int = 0, timeout: float = WAIT_S) -> Message:
         """The first message on `topic` (from index `after` of all messages) that matches."""
         def find() -> Message | None:
             with self._lock:
                 recent = self.messages[after:]
             return next((m for m in recent if m.topic == topic and match(m)), None)
-        return self.wait_for(find, f"a message on {topic}")
+        return self.wait_for(find, f"a message on {topic}", timeout)
 
     def mark(self) -> int:
         with self._lock:
