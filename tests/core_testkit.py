@@ -63,7 +63,7 @@ def show(folder: Path, image: Path) -> None:
     tmp.replace(folder / "room.png")
 
 
-def config_data(state: Path, library: Path | None, camera_source: str, **sections: dict[str, Any]) -> dict[str, Any]:
+def config_data(state: Path, music: Path | None, camera_source: str, **sections: dict[str, Any]) -> dict[str, Any]:
     """A test config: null audio, no MQTT, no GPIO, short bursts, quick camera retries."""
     data: dict[str, Any] = {
         "state_dir": str(state),
@@ -72,7 +72,7 @@ def config_data(state: Path, library: Path | None, camera_source: str, **section
         "perception": {"models_dir": str(REPO / "models_tflite")},
         "mood": {"confidence_threshold": 0.3, "hysteresis": 0.1},
         "audio": {"output": "null", "start_volume": 30, "max_volume": 60},
-        "library": {"path": [str(library)] if library else [], "demo_path": str(state.parent / "demo")},
+        "library": {"path": [str(music)] if music else [], "demo_path": str(state.parent / "demo")},
         "gpio": {"enabled": "off"},
         "mqtt": {"enabled": False},
         "recommend": {"queue_length": 4, "seed": 7},

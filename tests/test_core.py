@@ -330,3 +330,13 @@ def test_camera_error_at_queue_end_still_plays_a_new_queue(start_core, tmp_path:
     mark = h.events.mark()
     h.core.next()  # the queue ends; the room cannot be read; music must go on anyway
     first_track_started(h, mark)
+
+
+def test_damaged_library_index_is_rebuilt_and_music_plays(start_core, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "library.db").write_bytes(b"this is not a database" * 100)
+    h = start_core(state=state)
+    first_track_started(h)
+    assert h.core.snapshot()["library"]["tracks"] == 12
+    assert list(state.glob("library.db.damaged-*"))  # kept aside for a look, not deleted

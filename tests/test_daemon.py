@@ -222,9 +222,11 @@ def test_run_notifies_systemd_stops_on_sigterm_and_resumes(tmp_path: Path, libra
 
 
 def test_run_once_with_embedded_fallbacks(tmp_path: Path) -> None:
-    """No music folder, camera auto on a machine without a camera: demo library + bundled faces."""
+    """No music folder, camera auto on a machine without a camera: demo library + bundled faces.
+    The configured demo folder cannot be written (as under ProtectSystem=strict): it goes to state_dir."""
     state = tmp_path / "state"
-    data = config_data(state, tmp_path / "no-music-here", "auto")
+    (tmp_path / "read-only").write_text("a file, so nothing can be created below it")
+    data = config_data(state, tmp_path / "no-music-here", "auto", library={"demo_path": str(tmp_path / "read-only" / "demo")})
     config = write_config(tmp_path, data)
     result = subprocess.run([*MOODBOX, "run", "--once", "--config", str(config)], capture_output=True, text=True,
                             timeout=300)
@@ -233,7 +235,8 @@ def test_run_once_with_embedded_fallbacks(tmp_path: Path) -> None:
     assert snapshot["library"]["demo"] is True and snapshot["library"]["tracks"] >= 10
     assert snapshot["player"]["state"] == "playing"
     assert "no music found in library.path" in result.stderr
-    assert (tmp_path / "demo").is_dir()  # config_data puts demo_path next to the state folder
+    assert snapshot["library"]["roots"] == [str(state / "demo-library")]
+    assert snapshot["player"]["title"]
     if shutil.which("v4l2-ctl") is None and not Path("/dev/video0").exists():
         assert snapshot["camera"]["status"] == "ok" and snapshot["camera"]["source"].startswith("folder:")
 

@@ -678,8 +678,16 @@ class Core:
     def _job_open_library(self) -> None:
         from moodbox.music import HISTORY_FILE, INDEX_FILE, History, LibraryIndex, Recommender
 
-        self.index = LibraryIndex(self.state_dir / INDEX_FILE)
-        self.history = History(self.state_dir / HISTORY_FILE)
+        try:
+            self.index = LibraryIndex(self.state_dir / INDEX_FILE)
+            self.history = History(self.state_dir / HISTORY_FILE)
+        except Exception as exc:  # noqa: BLE001 - e.g. a state folder we may not write to
+            log.exception("cannot open the library index in %s", self.state_dir)
+            self._publish_library({"status": "error", "message": f"cannot open the library index: {exc}",
+                                   "tracks": 0})
+            self._scanned_once = True  # nothing will come: do not wait for it
+            self._ready.set()
+            return
         self.recommender = Recommender(self.index, self.history, self.config.recommend)
         tracks = self._library_count()
         self._publish_library({"status": "ready" if tracks else "empty", "tracks": tracks})
@@ -702,9 +710,17 @@ class Core:
         log.warning("no music found in library.path (%s); playing the demo library %s instead. "
                     "Put music there or set library.path in the config.",
                     ", ".join(str(p) for p in self.config.library_paths) or "empty", demo)
-        from moodbox.music.demo import make_demo_library
+        if not _has_audio(demo):
+            from moodbox.music.demo import make_demo_library
 
-        make_demo_library(demo)  # writes only what is missing (first start, or a deleted file)
+            log.info("generating the demo library in %s (once)", demo)
+            try:
+                make_demo_library(demo)
+            except OSError as exc:  # e.g. read-only under systemd's ProtectSystem=strict
+                fallback = self.state_dir / "demo-library"
+                log.warning("cannot write the demo library to %s (%s); writing it to %s", demo, exc, fallback)
+                make_demo_library(fallback)
+                demo = fallback
         return [demo], True
 
     def _scan(self) -> None:
@@ -947,6 +963,7 @@ def _has_audio(root: Path) -> bool:
     if not root.is_dir():
         return False
     for _, _, files in os.walk(root):
-        if any(Path(name).suffix.lower() in AUDIO_EXTENSIONS for name in files):
+        # hidden files are skipped: half-written demo tracks are hidden until complete
+        if any(Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith(".") for name in files):
             return True
     return False
