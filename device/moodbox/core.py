@@ -702,25 +702,27 @@ class Core:
         self._scan_thread.start()
 
     def _library_roots(self) -> tuple[list[Path], bool]:
-        """The configured folders that exist, or the demo library (generated when missing)."""
+        """The configured folders that hold music, or else the demo library (generated when missing)."""
+        from moodbox.music.demo import MARKER, make_demo_library
+
         roots = [p for p in self.config.library_paths if _has_audio(p)]
         if roots:
             return roots, False
         demo = self.config.resolve_path(self.config.library.demo_path)
+        spare = self.state_dir / "demo-library"  # where it goes when demo_path cannot be written
+        if not (demo / MARKER).exists() and (spare / MARKER).exists():
+            demo = spare
         log.warning("no music found in library.path (%s); playing the demo library %s instead. "
                     "Put music there or set library.path in the config.",
                     ", ".join(str(p) for p in self.config.library_paths) or "empty", demo)
-        if not _has_audio(demo):
-            from moodbox.music.demo import make_demo_library
-
+        if not (demo / MARKER).exists():  # the marker is written last: a run cut short is completed
             log.info("generating the demo library in %s (once)", demo)
             try:
                 make_demo_library(demo)
             except OSError as exc:  # e.g. read-only under systemd's ProtectSystem=strict
-                fallback = self.state_dir / "demo-library"
-                log.warning("cannot write the demo library to %s (%s); writing it to %s", demo, exc, fallback)
-                make_demo_library(fallback)
-                demo = fallback
+                log.warning("cannot write the demo library to %s (%s); writing it to %s", demo, exc, spare)
+                make_demo_library(spare)
+                demo = spare
         return [demo], True
 
     def _scan(self) -> None:
