@@ -329,3 +329,43 @@ def test_mpv_that_exits_at_start_gives_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PlayerError, match="mpv exited at start with status 3; try running: .*--ao=null"):
         mpv.start()
     mpv.close()  # harmless after a failed start
+
+
+def test_commands_from_many_threads_leave_a_consistent_player(player: MpvPlayer, audio: dict[str, Path], caplog: pytest.LogCaptureFixture) -> None:
+    rec = player.recorder  # type: ignore[attr-defined]
+    items = [item(audio["long1" if n % 2 else "long2"], f"t{n}") for n in range(40)]
+    player.load(items, play=True)
+    rec.wait_for("track_started")
+    errors: list[BaseException] = []
+
+    def hammer(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        try:
+            for _ in range(15):
+                action = rng.integers(0, 5)
+                if action == 0:
+                    player.next()
+                elif action == 1:
+                    player.toggle()
+                elif action == 2:
+                    assert 0 <= player.set_volume(int(rng.integers(-20, 120))) <= 50
+                elif action == 3:
+                    player.previous()
+                else:
+                    player.status()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    player.play()
+    status = player.status()
+    assert status.state == "playing" and status.index is not None and 0 <= status.index < len(items)
+    wait_until(lambda: player.mpv_property("volume") == pytest.approx(player.status().volume), what="volume in sync")
+    wait_until(lambda: (player.mpv_property("time-pos") or 0) > 0.2, what="playback after the storm")
+    assert player.status().item == items[player.status().index]  # type: ignore[index]
+    assert "ERROR" not in [record.levelname for record in caplog.records]
