@@ -165,13 +165,16 @@ def test_volume_starts_at_start_volume_and_is_capped(player: MpvPlayer, audio: d
     assert player.recorder.wait_for("volume", lambda d: d["volume"] == 50)  # type: ignore[attr-defined]
 
 
-def test_unplayable_file_is_skipped_and_the_next_plays(player: MpvPlayer, audio: dict[str, Path], tmp_path: Path) -> None:
+def test_unplayable_file_is_skipped_and_the_next_plays(
+    player: MpvPlayer, audio: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     rec = player.recorder  # type: ignore[attr-defined]
     missing = tmp_path / "gone.flac"
     player.load([item(audio["corrupt"], "bad"), item(missing, "missing"), item(audio["short1"], "good")], play=True)
     failed = rec.wait_for("track_failed", lambda d: d["index"] == 0)
     assert failed["item"]["title"] == "bad" and failed["error"]
     rec.wait_for("track_failed", lambda d: d["index"] == 1)
+    wait_until(lambda: "No such file or directory" in caplog.text, what="mpv's own reason in our log")
     started = rec.wait_for("track_started")
     assert started["index"] == 2 and started["item"]["title"] == "good"
     rec.wait_for("queue_ended")

@@ -244,6 +244,7 @@ class MpvPlayer:
         self._index_of_crashes: int | None = None
         self._conn_generation = 0  # events of an old (dead) mpv are ignored
         self._restarts = 0
+        self._last_mpv_message = ""
         self._recent_crashes: list[float] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: _MpvConnection | None = None
@@ -608,6 +609,7 @@ class MpvPlayer:
             time.sleep(0.02)
         for observe_id, name in OBSERVED.items():
             self._conn.command(["observe_property", observe_id, name])
+        self._conn.command(["request_log_messages", "warn"])  # mpv's own warnings go to our log
         log.info("mpv started (pid %d, %s)", self._proc.pid, " ".join(audio_args(self.config.output)) or "default audio output")
 
     def _stop_process(self, grace_s: float) -> None:
@@ -732,7 +734,9 @@ class MpvPlayer:
 
     def _handle_mpv_event(self, message: dict[str, Any]) -> None:
         event = message.get("event")
-        if event == "property-change":
+        if event == "log-message":
+            self._log_mpv_message(message)
+        elif event == "property-change":
             self._on_property(str(message.get("name")), message.get("data"))
         elif event == "file-loaded":
             if self._entry_id is None or self._index is None or self._started:
@@ -767,6 +771,15 @@ class MpvPlayer:
                 self._started = False
                 self._failed_in_queue += 1
                 self._advance((self._index or 0) + 1)
+
+    def _log_mpv_message(self, message: dict[str, Any]) -> None:
+        text = f"mpv {message.get('prefix', '')}: {str(message.get('text', '')).strip()}"
+        if text == self._last_mpv_message:  # a broken stream can repeat one line many times
+            return
+        self._last_mpv_message = text
+        # mpv's errors detail our own warning (e.g. "cannot play X"); its warnings are mostly noise
+        level = logging.WARNING if message.get("level") in ("fatal", "error") else logging.INFO
+        log.log(level, "%s", text)
 
     def _on_property(self, name: str, value: Any) -> None:
         if name == "time-pos" and isinstance(value, (int, float)) and self._entry_id is not None:
