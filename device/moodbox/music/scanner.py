@@ -1,7 +1,8 @@
-"""scan_library: walk the library folders, read new or changed files, drop removed ones.
+"""scan_library: walk the library folders, read new or changed files, mark removed ones missing.
 
 Incremental: a file whose size and mtime are unchanged is not read again (nor is a known-broken one).
 Crash-safe: writes go in small transactions; removals happen only after a complete walk.
+Every scan recomputes the tracks' moods (cheap), so an edited moods.csv takes effect on the next scan.
 """
 from __future__ import annotations
 
