@@ -111,3 +111,21 @@ def test_demo_library_command_skips_what_is_there(demo: Path, tmp_path: Path, ca
     shutil.copytree(demo, folder)
     assert cli_main(["demo-library", str(folder)]) == 0
     assert f"0 tracks written, {len(DEMO_TRACKS)} already there" in capsys.readouterr().out
+
+
+def test_without_any_encoder_the_demo_library_is_wav(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Pi without ffmpeg and without soundfile still gets a playable (larger) demo library."""
+    import importlib.util
+
+    from moodbox.music import synth
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(synth.shutil, "which", lambda name: None)
+    monkeypatch.setattr(synth.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "soundfile" else real_find_spec(name, *a))
+    folder = tmp_path / "demo"
+    assert make_demo_library(folder) == (len(DEMO_TRACKS), 0)
+    files = sorted(folder.rglob("*.wav"))
+    assert len(files) == len(DEMO_TRACKS) and not list(folder.rglob("*.ogg"))
+    info = read_tags(files[0])
+    assert info.title and info.artist and info.duration > 20
