@@ -247,3 +247,12 @@ def test_run_without_mpv_exits_1_saying_what_to_install(tmp_path: Path, library:
     result = subprocess.run([*MOODBOX, "run", "--config", str(config)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "mpv not found" in result.stderr and "apt install mpv" in result.stderr
+
+
+def test_run_with_unusable_state_dir_exits_1_naming_it(tmp_path: Path, library: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    data = config_data(tmp_path / "a-file" / "state", library, str(NO_FACE.parent))
+    result = subprocess.run([*MOODBOX, "run", "--config", str(write_config(tmp_path, data))], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 1
+    assert "cannot start" in result.stderr and str(tmp_path / "a-file" / "state") in result.stderr

@@ -110,6 +110,10 @@ def run(config: Config, once: bool = False) -> int:
             log.error("cannot start the player: %s", exc)
             sdnotify.notify(f"STATUS=failed: {exc}")
             return 1
+        except OSError as exc:  # e.g. a state_dir that cannot be created or written
+            log.error("cannot start: %s (state_dir in effect: %s)", exc, config.state_path)
+            sdnotify.notify(f"STATUS=failed: {exc}")
+            return 1
         adapters = start_adapters(core, config)
         watchdog.start()
         sdnotify.notify("READY=1")
