@@ -10,3 +10,8 @@ losses (label encodings and Keras losses), loop (fit, early stopping, checkpoint
 export (int8 TFLite, evaluation with convert/ code, targets, shipping), calibrate (age map).
 Checkpoints and reports go to convert/work/train/<run>/ (git-ignored).
 """
+import os
+
+# TensorFlow 2.15's oneDNN kernels crash this workstation's CPU in training steps
+# ("double free or corruption" in Model.fit, even on random data); the Eigen kernels work.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")

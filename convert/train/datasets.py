@@ -61,8 +61,8 @@ def emotion_split(split: str, limit: int | None = None) -> Split:
     rows = fer_list(split)
     if limit is not None and limit < len(rows):  # smoke runs: do not read every image
         from ..data import seeded_subset
-        x, y = build(seeded_subset(rows, limit, SUBSET_SEED))
-        return Split(x, y)
+        return _cached(f"fer_{split}_{EMOTION_SIZE}_n{limit}",
+                       lambda: build(seeded_subset(rows, limit, SUBSET_SEED)))
     return _cached(f"fer_{split}_{EMOTION_SIZE}", lambda: build(rows))
 
 
@@ -78,16 +78,17 @@ def age_split(part: str, limit: int | None = None) -> Split:
 
     margin = age_margin()
     rows = utk_list(part)
-    if limit is not None and limit < len(rows):
-        chips, ages, missed = blazeface_crops(seeded_subset(rows, limit, SUBSET_SEED), margin)
-        return Split(chips, ages.astype(np.float32))
+    name = f"utk_{part}_{AGE_SIZE}_m{margin:g}"
+    if limit is not None and limit < len(rows):  # smoke runs: a fixed subset
+        rows = seeded_subset(rows, limit, SUBSET_SEED)
+        name += f"_n{limit}"
 
     def build():
         chips, ages, missed = blazeface_crops(rows, margin)
         log(f"UTKFace {part}: {len(ages)} crops, {missed} images without a face detection left out")
         return chips, ages.astype(np.float32)
 
-    return _cached(f"utk_{part}_{AGE_SIZE}_m{margin:g}", build)
+    return _cached(name, build)
 
 
 def to_model_input(x_u8: np.ndarray) -> np.ndarray:

@@ -92,13 +92,13 @@ def class_weights(labels: np.ndarray, k: int, power: float) -> np.ndarray:
 
 
 def age_balance_weights(ages: np.ndarray, power: float, bin_years: int = 5,
-                        max_weight: float = 5.0) -> np.ndarray:
-    """Per-sample weights that flatten the age histogram (bins of bin_years), mean 1, capped."""
+                        max_ratio: float = 10.0) -> np.ndarray:
+    """Per-sample weights count(age bin)^-power that flatten the age histogram (bins of
+    bin_years); the largest weight is at most max_ratio times the smallest; mean 1."""
     bins = np.minimum(np.asarray(ages, np.int64) // bin_years, AGE_MAX // bin_years)
     counts = np.bincount(bins).astype(np.float64)
     w = np.maximum(counts[bins], 1) ** -power
-    w = w / w.mean()
-    w = np.minimum(w, max_weight)
+    w = np.minimum(w, max_ratio * w.min())
     return (w / w.mean()).astype(np.float32)
 
 

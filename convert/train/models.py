@@ -100,6 +100,7 @@ def wrn_features(x, cfg: ArchConfig):
 
 def coral_head(x, thresholds: int):
     """CORAL: one shared score plus one bias per threshold (rank-consistent ordinal logits)."""
+    import tensorflow as tf
     L = _layers()
 
     class ThresholdBias(L.Layer):
@@ -108,7 +109,9 @@ def coral_head(x, thresholds: int):
             super().build(input_shape)
 
         def call(self, score):
-            return score + self.bias
+            # repeat before the add: else the TFLite converter folds the add into the
+            # Dense layer's bias (1 unit vs thresholds biases) and int8 conversion fails
+            return tf.repeat(score, thresholds, axis=1) + self.bias
 
     score = L.Dense(1, use_bias=False)(x)
     return ThresholdBias(name="coral_bias")(score)
