@@ -84,12 +84,8 @@ class TfliteModel:
         self.timing = MovingAverage()
         self._first_run = True  # includes one-time setup (XNNPACK packing): kept out of the timing
 
-    @property
-    def input_dtype(self) -> type:
-        return self._input["dtype"]
-
     def output_index(self, name: str) -> int:
-        """Position (in outputs()) of the output tensor called `name`."""
+        """Position in run()'s list of the output tensor called `name`."""
         for position, detail in enumerate(self._outputs):
             if detail["name"] == name:
                 return position
