@@ -45,9 +45,10 @@ if [ "$MODE" = "test" ]; then
 fi
 
 if [ "$USE_APT" -eq 1 ] && command -v apt-get >/dev/null 2>&1; then
-    # The Pi camera stack comes from the Raspberry Pi repository only (python3-picamera2).
+    # The Pi camera stack comes from the Raspberry Pi repository only (python3-picamera2);
+    # gpiozero 2 drives the pins through lgpio (the only pin library that works on a Pi 5).
     if apt_has python3-picamera2 || is_raspberry_pi; then
-        APT_PACKAGES+=(python3-picamera2 python3-libcamera)
+        APT_PACKAGES+=(python3-picamera2 python3-libcamera python3-lgpio)
     else
         say "no python3-picamera2 in apt (not Raspberry Pi OS): the Pi camera backend is skipped; USB webcams, video files and image folders still work"
     fi
