@@ -323,6 +323,21 @@ def test_alive_turns_false_while_the_loop_hangs(start_core, monkeypatch: pytest.
     wait_until(h.core.alive, "alive() again")
 
 
+def test_alive_turns_false_when_a_job_is_stuck(start_core, monkeypatch: pytest.MonkeyPatch) -> None:
+    import moodbox.core
+
+    monkeypatch.setattr(moodbox.core, "JOB_STUCK_S", 1.0)
+    h = start_core()
+    first_track_started(h)
+    release = threading.Event()
+    h.core._submit("stuck", lambda: release.wait(60))  # e.g. a camera driver that never returns
+    try:
+        wait_until(lambda: not h.core.alive(), "alive() to notice the stuck job")
+    finally:
+        release.set()
+    wait_until(h.core.alive, "alive() again")
+
+
 def test_camera_error_at_queue_end_still_plays_a_new_queue(start_core, tmp_path: Path) -> None:
     h = start_core(source=tmp_path / "no-camera", recommend={"queue_length": 1})
     h.events.wait_for("camera", lambda d: d["status"] == "error")

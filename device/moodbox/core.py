@@ -37,6 +37,7 @@ FACES_DIR = Path(__file__).resolve().parent / "data" / "faces"
 TICK_S = 0.5  # how often the loop looks at its timers
 PERSIST_INTERVAL_S = 10.0  # player.json while playing (SD cards do not like much more)
 HEARTBEAT_STALE_S = 15.0  # the loop is considered hung when it has not ticked for this long
+JOB_STUCK_S = 120.0  # a burst or recommendation never takes this long (scans run on their own thread)
 DEBUG_FRAMES_KEPT = 200
 PLAYER_STATE_FILE = "player.json"
 
@@ -298,9 +299,12 @@ class Core:
             self._close_quietly(part)
 
     def alive(self) -> bool:
-        """For the systemd watchdog: both threads running and the loop ticking."""
+        """For the systemd watchdog: both threads running, the loop ticking, no job stuck."""
         threads = (self._loop_thread, self._worker_thread)
         if any(t is None or not t.is_alive() for t in threads):
+            return False
+        job = self._current_job
+        if job is not None and time.monotonic() - job[1] > JOB_STUCK_S:
             return False
         return time.monotonic() - self._heartbeat < HEARTBEAT_STALE_S
 
