@@ -1,7 +1,6 @@
 """Helpers for the core and daemon tests: a real tagged library, a test config, an event recorder."""
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -84,9 +83,9 @@ def config_data(state: Path, music: Path | None, camera_source: str, **sections:
 
 
 def make_config(tmp: Path, data: dict[str, Any]) -> Config:
-    text = yaml.safe_dump(data)
-    (tmp / "config.yaml").write_text(text)
-    return parse_config(text, str(tmp / "config.yaml"), tmp)
+    """The Config that `moodbox run --config tmp/config.yaml` would load (the file is written too)."""
+    path = write_config(tmp, data)
+    return parse_config(path.read_text(), str(path), tmp)
 
 
 def write_config(tmp: Path, data: dict[str, Any]) -> Path:
@@ -154,8 +153,3 @@ def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
