@@ -39,9 +39,9 @@ apt_has() { [ -n "$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: 
 missing_packages() { for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done; }
 
 # --- system packages --------------------------------------------------------
-APT_PACKAGES=(python3 python3-venv python3-pip mpv ca-certificates)
+APT_PACKAGES=(python3 python3-venv python3-pip mpv ffmpeg ca-certificates)
 if [ "$MODE" = "test" ]; then
-    APT_PACKAGES+=(mosquitto mosquitto-clients ffmpeg openssl systemd)
+    APT_PACKAGES+=(mosquitto mosquitto-clients openssl systemd)
 fi
 
 if [ "$USE_APT" -eq 1 ] && command -v apt-get >/dev/null 2>&1; then
