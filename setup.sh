@@ -3,7 +3,7 @@
 #
 #   ./setup.sh            install system packages, the .venv with the `moodbox` command, the demo library
 #   ./setup.sh --run      ... then start the daemon in the foreground on the embedded defaults
-#   ./setup.sh --test     ... plus the test tools (mosquitto, ffmpeg), then run the test suite
+#   ./setup.sh --test     ... plus the test tools (mosquitto, openssl), then run the test suite
 #   ./setup.sh --service  ... then install and start the systemd service (user moodbox, /etc/moodbox)
 #
 # Options: --no-apt (skip apt-get; for machines set up by hand), --help.
