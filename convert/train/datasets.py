@@ -1,0 +1,117 @@
+"""Training and validation arrays, cached in convert/work/train/cache (git-ignored).
+
+Reuses convert/ data access so the numbers compare with the shipped models:
+- emotion: FER2013 Training (train) and PublicTest (validation), the whole 48x48 gray image,
+  labels in convert.data.EMOTION_LABELS order (the order of the shipped model).
+- age: UTKFace dev, train part and held-out part of convert's fixed hash split, cropped the
+  way the device does (BlazeFace short-range box + the shipped age model's margin, eye-aligned,
+  64x64 RGB) with convert.age.blazeface_crops; images without a detection are left out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..common import WORK, load_manifest, log
+
+CACHE = WORK / "train" / "cache"
+EMOTION_SIZE = 48
+AGE_SIZE = 64
+SUBSET_SEED = 20261121
+
+
+@dataclass
+class Split:
+    """uint8 images (N, H, W, C) and labels (class index or age in years)."""
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, n: int | None, seed: int = SUBSET_SEED) -> "Split":
+        """A fixed random subset of n rows (all rows when n is None or too big), order kept."""
+        if n is None or n >= len(self):
+            return self
+        idx = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+        return Split(self.x[idx], self.y[idx])
+
+
+def _cached(name: str, build) -> Split:
+    path = CACHE / f"{name}.npz"
+    if path.exists():
+        z = np.load(path)
+        return Split(z["x"], z["y"])
+    x, y = build()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=x, y=y)
+    log(f"cached {name}: {x.shape} -> {path}")
+    return Split(x, y)
+
+
+def emotion_split(split: str, limit: int | None = None) -> Split:
+    """split 'train' (FER2013 Training) or 'test' (PublicTest). limit: a fixed subset."""
+    from ..data import fer_image, fer_list
+
+    def build(rows):
+        return (np.stack([fer_image(p, EMOTION_SIZE) for p, _ in rows])[..., None],
+                np.array([label for _, label in rows], np.int64))
+
+    rows = fer_list(split)
+    if limit is not None and limit < len(rows):  # smoke runs: do not read every image
+        from ..data import seeded_subset
+        return _cached(f"fer_{split}_{EMOTION_SIZE}_n{limit}",
+                       lambda: build(seeded_subset(rows, limit, SUBSET_SEED)))
+    return _cached(f"fer_{split}_{EMOTION_SIZE}", lambda: build(rows))
+
+
+def age_margin() -> float:
+    """The crop margin of the shipped age model: a new model must see the same crops."""
+    return float(load_manifest()["models"]["age"]["input"]["crop"]["margin"])
+
+
+def age_split(part: str, limit: int | None = None) -> Split:
+    """part 'train' or 'heldout' (validation) of UTKFace dev, device-like 64x64 RGB crops."""
+    from ..age import blazeface_crops
+    from ..data import seeded_subset, utk_list
+
+    margin = age_margin()
+    rows = utk_list(part)
+    name = f"utk_{part}_{AGE_SIZE}_m{margin:g}"
+    if limit is not None and limit < len(rows):  # smoke runs: a fixed subset
+        rows = seeded_subset(rows, limit, SUBSET_SEED)
+        name += f"_n{limit}"
+
+    def build():
+        chips, ages, missed = blazeface_crops(rows, margin)
+        log(f"UTKFace {part}: {len(ages)} crops, {missed} images without a face detection left out")
+        return chips, ages.astype(np.float32)
+
+    return _cached(name, build)
+
+
+def to_model_input(x_u8: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> float32 in [-1, 1]; the manifest says "range": [-1.0, 1.0]."""
+    return x_u8.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+
+
+def teacher_probs(split: Split, cache_name: str | None) -> np.ndarray:
+    """Softmax outputs of the borrowed mini-Xception (the shipped emotion model's float
+    source) on these 48x48 images, resized to its 64x64 input. Cached under cache_name."""
+    import cv2
+    path = CACHE / f"{cache_name}.npy" if cache_name else None
+    if path is not None and path.exists():
+        probs = np.load(path)
+        if len(probs) == len(split):
+            return probs
+    from ..emotion import load_keras
+    teacher = load_keras()
+    x64 = np.stack([cv2.resize(img, (64, 64), interpolation=cv2.INTER_LINEAR) for img in split.x])
+    probs = teacher.predict(to_model_input(x64)[..., None], batch_size=256, verbose=0)
+    log(f"teacher (mini-Xception) soft labels for {len(split)} images: "
+        f"agreement with the labels {float((probs.argmax(1) == split.y).mean()):.3f}")
+    if path is not None:
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.save(path, probs.astype(np.float32))
+    return probs.astype(np.float32)

@@ -1,0 +1,251 @@
+"""Trained run -> full-int8 TFLite -> the same evaluation as the shipped models -> report.
+
+    python -m convert.train export RUN            # convert/work/train/RUN/model_int8.tflite + report.json
+    python -m convert.train ship RUN --name NAME  # only if it beats the shipped model
+
+The int8 conversion follows convert/emotion.py (TFLiteConverter, Optimize.DEFAULT, a
+representative set of 400 training images, int8 input and output). Evaluation uses
+convert.tfl.TFL (tflite-runtime, 1 thread), convert.metrics and convert.evaluate._bench on the
+same validation data as convert.evaluate: all of FER2013 PublicTest; the UTKFace held-out part
+with device-like crops at the shipped age model's margin.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+
+from ..common import METRICS, OUT, ROOT, load_manifest, log, sha256_file, update_manifest, write_json
+from ..data import EMOTION_LABELS
+from . import losses
+from .datasets import age_margin, to_model_input
+from .loop import TrainConfig, brief, emotion_report, load_data, load_model, load_run, years_report
+
+N_CALIB = 400
+CALIB_SEED = 20261121
+TARGETS = {
+    "emotion": {"accuracy_min": 0.72, "macro_f1_min": 0.70, "class_recall_min": 0.50},
+    "age": {"mae_max": 5.0, "band_bias_abs_max": 3.0},
+    "size_mb_max": 3.0, "latency_ms_max": 3.0,
+}
+BASELINE = {"emotion": "emotion", "age": "age"}   # manifest names of the borrowed models
+
+
+def device_model(model, cfg: TrainConfig):
+    """Training model + decoding layers: emotion/dldl -> softmax probabilities,
+    coral -> age = AGE_MIN + sum(sigmoid), l1 -> age in years (one value)."""
+    import tensorflow as tf
+    L = tf.keras.layers
+    z = model.output
+    if cfg.task == "emotion" or cfg.head == "dldl":
+        out = L.Softmax(name="probabilities")(z)
+    elif cfg.head == "coral":
+        out = L.Lambda(lambda t: losses.AGE_MIN + tf.reduce_sum(tf.sigmoid(t), axis=1, keepdims=True),
+                       name="age")(z)
+    else:
+        out = L.Lambda(lambda t: losses.L1_CENTER + losses.L1_SCALE * t, name="age")(z)
+    return tf.keras.Model(model.input, out, name=f"{model.name}_device")
+
+
+def to_int8(model, calib_x: np.ndarray, path) -> None:
+    import tensorflow as tf
+
+    def rep():
+        for i in range(len(calib_x)):
+            yield [calib_x[i:i + 1]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    path.write_bytes(conv.convert())
+    log(f"int8 tflite -> {path} ({path.stat().st_size} B)")
+
+
+def decode_device_output(out: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    """Device-model output -> class probabilities (emotion) or years (age)."""
+    if cfg.task == "emotion":
+        return out
+    if cfg.head == "dldl":
+        return out.astype(np.float64) @ losses.AGE_VALUES.astype(np.float64)
+    return out[:, 0].astype(np.float64)
+
+
+def report_of(cfg: TrainConfig, out: np.ndarray, y: np.ndarray) -> dict:
+    if cfg.task == "emotion":
+        return emotion_report(out, y)
+    return years_report(decode_device_output(out, cfg), y)
+
+
+def target_check(task: str, rep: dict, size_mb: float, latency_ms: float) -> dict:
+    t = TARGETS[task]
+    if task == "emotion":
+        checks = {"accuracy": rep["accuracy"] >= t["accuracy_min"],
+                  "macro_f1": rep["macro_f1"] >= t["macro_f1_min"],
+                  "class_recall": rep["min_recall"] >= t["class_recall_min"]}
+    else:
+        checks = {"mae": rep["mae"] <= t["mae_max"],
+                  "band_bias": rep["max_abs_band_bias"] <= t["band_bias_abs_max"]}
+    checks["size"] = size_mb <= TARGETS["size_mb_max"]
+    checks["latency"] = latency_ms <= TARGETS["latency_ms_max"]
+    return {"targets": {**t, "size_mb_max": TARGETS["size_mb_max"],
+                        "latency_ms_max": TARGETS["latency_ms_max"]},
+            "passed": checks, "all_passed": all(checks.values())}
+
+
+def baseline_figures(task: str) -> dict:
+    """The shipped borrowed model's int8 figures (from convert.evaluate's metrics files)."""
+    details = json.loads((METRICS / f"{task}.json").read_text())
+    entry = load_manifest()["models"][BASELINE[task]]
+    size_mb = (OUT / entry["file"]).stat().st_size / 1e6
+    ms = details["latency_ms_x86_1thread"]["int8_tflite"]
+    rep = details["int8"]
+    if task == "emotion":
+        rep = {**rep, "min_recall": min(c["recall"] for c in rep["per_class"].values())}
+    else:
+        rep = {**rep, "max_abs_band_bias": max(abs(b["mean_signed_error"]) for b in rep["bands"].values())}
+    return {"model": BASELINE[task], "report": rep, "size_mb": size_mb, "latency_ms": ms}
+
+
+def beats(task: str, rep: dict, base: dict) -> dict:
+    """Measurably better: emotion on accuracy AND macro-F1; age on MAE AND worst band bias."""
+    b = base["report"]
+    if task == "emotion":
+        checks = {"accuracy": rep["accuracy"] > b["accuracy"], "macro_f1": rep["macro_f1"] > b["macro_f1"]}
+    else:
+        checks = {"mae": rep["mae"] < b["mae"], "band_bias": rep["max_abs_band_bias"] < b["max_abs_band_bias"]}
+    return {"checks": checks, "beats_baseline": all(checks.values())}
+
+
+def comparison_rows(task: str, rep: dict, size_mb: float, ms: float, base: dict, label: str) -> list[str]:
+    b = base["report"]
+    if task == "emotion":
+        head = "| model | accuracy | macro-F1 | min class recall | size MB | ms/face (x86, 1 thread) |"
+        row = lambda n, r, s, t: (f"| {n} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | "
+                                  f"{r['min_recall']:.3f} | {s:.2f} | {t:.2f} |")
+    else:
+        head = "| model | MAE | CS5 | max abs band bias | " + " | ".join(
+            f"bias {k}" for k in b["bands"]) + " | size MB | ms/face (x86, 1 thread) |"
+        row = lambda n, r, s, t: (f"| {n} | {r['mae']:.3f} | {r['cs5']:.3f} | {r['max_abs_band_bias']:.2f} | "
+                                  + " | ".join(f"{v['mean_signed_error']:+.2f}" for v in r["bands"].values())
+                                  + f" | {s:.2f} | {t:.2f} |")
+    sep = "|" + "---|" * (head.count("|") - 1)
+    return [head, sep, row(f"{base['model']} (shipped, int8)", b, base["size_mb"], base["latency_ms"]),
+            row(f"{label} (int8)", rep, size_mb, ms)]
+
+
+def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
+    """Convert the best checkpoint of a run to int8, evaluate it, compare with the shipped model."""
+    from ..evaluate import _bench
+    from ..tfl import TFL
+    cfg, summary = load_run(run)
+    model = device_model(load_model(cfg), cfg)
+    train, val = load_data(cfg)
+    calib = to_model_input(train.subset(n_calib, CALIB_SEED).x)
+    path = cfg.dir / "model_int8.tflite"
+    to_int8(model, calib, path)
+    x = to_model_input(val.x)
+    keras_rep = report_of(cfg, model.predict(x, batch_size=256, verbose=0), val.y)
+    tfl = TFL(path)
+    rep = report_of(cfg, tfl(x), val.y)
+    ms = _bench(tfl, x, n=min(bench_n, len(x)))
+    size_mb = path.stat().st_size / 1e6
+    base = baseline_figures(cfg.task)
+    out = {"run": run, "task": cfg.task, "arch": summary["config"]["arch"], "head": cfg.head,
+           "epochs_run": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch"),
+           "train_wall_seconds": summary.get("wall_seconds"),
+           "validation": ("FER2013 PublicTest, all images" if cfg.task == "emotion" else
+                          f"UTKFace dev held-out part, BlazeFace crops margin {age_margin()}"),
+           "n_val": len(val), "float": _strip(keras_rep), "int8": _strip(rep),
+           "size_mb": size_mb, "latency_ms_x86_1thread": ms,
+           "latency_machine": "workstation x86-64 (2 shared cores), tflite-runtime 2.14.0, not the Pi",
+           "targets": target_check(cfg.task, rep, size_mb, ms),
+           "baseline": {**base, "report": _strip(base["report"])},
+           "comparison": beats(cfg.task, rep, base)}
+    out["comparison_table"] = comparison_rows(cfg.task, rep, size_mb, ms, base, run)
+    write_json(cfg.dir / "report.json", out)
+    (cfg.dir / "report.md").write_text("\n".join(out["comparison_table"]) + "\n")
+    log(f"float: {brief(keras_rep)}")
+    log(f"int8 : {brief(rep)} | {size_mb:.2f} MB | {ms:.2f} ms/face")
+    for line in out["comparison_table"]:
+        log(line)
+    log(f"targets all passed: {out['targets']['all_passed']} {out['targets']['passed']}; "
+        f"beats the shipped model: {out['comparison']['beats_baseline']} {out['comparison']['checks']}")
+    return out
+
+
+def _strip(rep: dict) -> dict:
+    return {k: v for k, v in rep.items() if k != "score"}
+
+
+# ------------------------------------------------------------------ shipping
+def ship(run: str, name: str) -> None:
+    """Copy a run's int8 model into models_tflite/ under a new manifest name, with metrics and a
+    model card, ONLY if its report says it beats the shipped model and fits size and latency."""
+    cfg, summary = load_run(run)
+    report_path = cfg.dir / "report.json"
+    if not report_path.exists():
+        raise SystemExit(f"{report_path}: missing, run `python -m convert.train export {run}` first")
+    rep = json.loads(report_path.read_text())
+    if name in BASELINE.values():
+        raise SystemExit(f"{name!r} is the borrowed model's name; ship under a new name")
+    if not rep["comparison"]["beats_baseline"]:
+        raise SystemExit(f"not shipped: {run} does not beat the shipped {cfg.task} model "
+                         f"{rep['comparison']['checks']}")
+    if not (rep["targets"]["passed"]["size"] and rep["targets"]["passed"]["latency"]):
+        raise SystemExit(f"not shipped: {run} is over the size or latency limit {rep['targets']['passed']}")
+    dest = OUT / f"{name}_int8.tflite"
+    shutil.copy(cfg.dir / "model_int8.tflite", dest)
+    base_entry = load_manifest()["models"][BASELINE[cfg.task]]
+    entry = manifest_entry(cfg, rep, dest, base_entry)
+    update_manifest(name, entry)
+    write_json(METRICS / f"{name}.json", {**rep, "command": f"python -m convert.train export {run}"})
+    write_card(name, cfg, rep, summary)
+    log(f"shipped {dest.relative_to(ROOT)} as manifest model {name!r}")
+
+
+def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
+    h, w, c = cfg.input_shape
+    inp = {"size": [w, h], "color": "gray" if c == 1 else "RGB", "range": [-1.0, 1.0],
+           "layout": "NHWC", "dtype": "int8", "resize": "bilinear",
+           "crop": base_entry["input"]["crop"]}          # trained on the same framing
+    if cfg.task == "emotion":
+        inp["gray_from_rgb"] = base_entry["input"].get("gray_from_rgb")
+        out = {"labels": EMOTION_LABELS, "activation": "softmax", "dtype": "int8"}
+        data = "FER2013 Training split (fer2013-dev.tar.gz train/), research-use terms"
+    elif cfg.head == "dldl":
+        out = {"decode": "softmax_expectation", "activation": "softmax", "dtype": "int8",
+               "values": losses.AGE_VALUES.tolist()}
+        data = "UTKFace dev, train part of convert's fixed split, non-commercial research terms"
+    else:
+        out = {"decode": "regression", "activation": "none", "dtype": "int8",
+               "note": "one value: age in years (decoding is inside the graph)"}
+        data = "UTKFace dev, train part of convert's fixed split, non-commercial research terms"
+    key = "accuracy" if cfg.task == "emotion" else "mae"
+    return {"file": path.name, "sha256": sha256_file(path), "task": cfg.task,
+            "source": {"trained": "convert/train", "run": cfg.run, "arch": rep["arch"],
+                       "head": cfg.head, "data": data},
+            "license": "weights trained by the moodbox project; training data terms: " + data,
+            "attribution": f"trained with `python -m convert.train {cfg.task}` on {data}",
+            "input": inp, "output": out, "quantization": "int8",
+            "calibration": {"dataset": "training split", "n": N_CALIB, "seed": CALIB_SEED},
+            "metrics": {"dataset": rep["validation"], "int8": {key: rep["int8"][key]},
+                        "details": f"metrics/{path.stem.replace('_int8', '')}.json"}}
+
+
+def write_card(name: str, cfg: TrainConfig, rep: dict, summary: dict) -> None:
+    cards = OUT / "cards"
+    cards.mkdir(exist_ok=True)
+    lines = [f"# {name}", "",
+             f"Trained by `python -m convert.train {cfg.task}` (run `{cfg.run}`), architecture "
+             f"{rep['arch']}, head {cfg.head}; {summary.get('epochs_run')} epochs, best epoch "
+             f"{summary.get('best_epoch')}, {summary.get('wall_seconds')} s on the workstation CPU.", "",
+             f"Validation: {rep['validation']} (n={rep['n_val']}).", "",
+             *rep["comparison_table"], "",
+             f"Targets: {rep['targets']['passed']}", "",
+             "Training data terms: see ../shared/data/README.md (research use). "
+             "Frames from the device are never used for training."]
+    (cards / f"{name}.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,115 @@
+"""Smoke training of convert/train: tiny models on tiny real subsets, then int8 export and the
+shared evaluation, end to end (about a minute each on the 2-core workstation).
+
+Training needs TensorFlow (workstation only, never on the Pi). The test runs the training in
+the first of: this interpreter if it imports tensorflow; $MOODBOX_TRAIN_PYTHON; convert/.venv
+(created by convert/build.sh from convert/requirements.txt). Otherwise it is skipped. It also
+needs ../shared/data (FER2013, UTKFace dev). The int8 file is then checked here with
+tflite-runtime, the device runtime, against the cached validation subset.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+RUNS = ROOT / "convert" / "work" / "train"
+CACHE = RUNS / "cache"
+
+pytestmark = pytest.mark.slow
+
+
+def training_python() -> str | None:
+    if importlib.util.find_spec("tensorflow") is not None:
+        return sys.executable
+    candidates = [os.environ.get("MOODBOX_TRAIN_PYTHON"), str(ROOT / "convert" / ".venv" / "bin" / "python")]
+    for python in filter(None, candidates):
+        if Path(python).exists() and subprocess.run([python, "-c", "import tensorflow"],
+                                                    capture_output=True, timeout=120).returncode == 0:
+            return python
+    return None
+
+
+@pytest.fixture(scope="module")
+def python() -> str:
+    found = training_python()
+    if found is None:
+        pytest.skip("TensorFlow is not importable (training is workstation-only): install "
+                    "convert/requirements.txt (tensorflow-cpu 2.15.1, tf_keras, matplotlib, pillow, "
+                    "tflite-runtime) into convert/.venv, or set MOODBOX_TRAIN_PYTHON")
+    for sub in ("fer2013", "utkface"):
+        if not (SHARED / sub).is_dir():
+            pytest.skip(f"{SHARED / sub} is not here (training data)")
+    return found
+
+
+def smoke(python: str, *args: str) -> dict:
+    run = f"pytest-smoke-{args[0]}"
+    proc = subprocess.run([python, "-m", "convert.train", *args, "--smoke", "--run", run],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    folder = RUNS / run
+    for name in ("run.json", "history.json", "best.weights.h5", "last.weights.h5",
+                 "model_int8.tflite", "report.json"):
+        assert (folder / name).is_file(), f"{name} missing in {folder}"
+    return {"folder": folder, "log": proc.stdout,
+            "run": json.loads((folder / "run.json").read_text()),
+            "history": json.loads((folder / "history.json").read_text()),
+            "report": json.loads((folder / "report.json").read_text())}
+
+
+def run_int8(path: Path, x_u8: np.ndarray) -> np.ndarray:
+    """The exported model on uint8 images, the way the device feeds it (range [-1, 1])."""
+    from tflite_runtime.interpreter import Interpreter
+    it = Interpreter(model_path=str(path), num_threads=1)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    assert inp["dtype"] == np.int8 and out["dtype"] == np.int8
+    assert list(inp["shape"][1:]) == list(x_u8.shape[1:])
+    s_in, z_in = inp["quantization"]
+    s_out, z_out = out["quantization"]
+    rows = []
+    for img in x_u8.astype(np.float32) * (2 / 255) - 1:
+        it.set_tensor(inp["index"], np.clip(np.round(img / s_in + z_in), -128, 127).astype(np.int8)[None])
+        it.invoke()
+        rows.append((it.get_tensor(out["index"])[0].astype(np.float32) - z_out) * s_out)
+    return np.stack(rows)
+
+
+def test_emotion_smoke_with_distillation(python):
+    r = smoke(python, "emotion", "--distill", "0.5")
+    cfg = r["run"]["config"]
+    assert cfg["distill"] == 0.5 and r["run"]["train_images"] == 384 and r["run"]["val_images"] == 192
+    assert [row["epoch"] for row in r["history"]] == [1, 2]
+    assert r["run"]["best_epoch"] in (1, 2)
+    # the report's int8 accuracy is reproduced here with tflite-runtime on the same images
+    val = np.load(CACHE / "fer_test_48_n192.npz")
+    probs = run_int8(r["folder"] / "model_int8.tflite", val["x"])
+    assert probs.shape == (192, 7) and np.allclose(probs.sum(1), 1, atol=0.05)
+    rep = r["report"]["int8"]
+    assert rep["accuracy"] == pytest.approx(float((probs.argmax(1) == val["y"]).mean()))
+    assert sum(map(sum, rep["confusion"])) == 192
+    assert r["report"]["baseline"]["model"] == "emotion"
+    assert r["report"]["comparison"]["beats_baseline"] is False    # a 2-epoch toy must not ship
+    assert r["report"]["targets"]["passed"]["size"] is True
+
+
+def test_age_smoke_coral_exports_years(python):
+    r = smoke(python, "age", "--head", "coral")
+    assert r["run"]["config"]["head"] == "coral"
+    val = np.load(CACHE / next(p.name for p in CACHE.glob("utk_heldout_64_m*_n160.npz")))
+    years = run_int8(r["folder"] / "model_int8.tflite", val["x"])
+    assert years.shape == (len(val["y"]), 1)                      # decoding is inside the graph
+    assert np.all((years >= -1) & (years <= 101))
+    mae = float(np.abs(years[:, 0] - val["y"]).mean())
+    assert r["report"]["int8"]["mae"] == pytest.approx(mae, rel=1e-4)
+    assert set(r["report"]["int8"]["bands"]) == {"0-12", "13-19", "20-39", "40-59", "60+"}

@@ -1,0 +1,132 @@
+"""convert/train numpy parts (no TensorFlow needed): augmentation, targets, weights, age
+decoding and the values-table calibration. Run from the repo root: python -m pytest."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from convert.train import augment, losses
+from convert.train.calibrate import fit_values
+
+
+def faces(n: int = 8, channels: int = 1) -> np.ndarray:
+    """Structured test images: a bright disc with a dark bar, different per image."""
+    rng = np.random.default_rng(0)
+    out = np.zeros((n, 48, 48, channels), np.uint8)
+    yy, xx = np.mgrid[:48, :48]
+    for i in range(n):
+        disc = (yy - 24) ** 2 + (xx - 20 - i) ** 2 < 15 ** 2
+        out[i][disc] = 180
+        out[i][18:22, 10:30] = 30
+        out[i] = np.clip(out[i].astype(int) + rng.integers(0, 20, out[i].shape), 0, 255)
+    return out
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_augment_keeps_shape_and_is_seeded(channels):
+    x = faces(channels=channels)
+    a = augment.augment_batch(x, np.random.default_rng(5), augment.AugmentConfig())
+    b = augment.augment_batch(x, np.random.default_rng(5), augment.AugmentConfig())
+    c = augment.augment_batch(x, np.random.default_rng(6), augment.AugmentConfig())
+    assert a.shape == x.shape and a.dtype == np.uint8
+    assert np.array_equal(a, b)                 # same seed, same batch
+    assert not np.array_equal(a, c)             # another seed, other changes
+    assert not np.array_equal(a, x)
+
+
+def test_no_augmentation_is_identity():
+    x = faces()
+    assert np.array_equal(augment.augment_batch(x, np.random.default_rng(1), augment.NONE), x)
+
+
+def test_flip_only_mirrors():
+    x = faces(1)
+    cfg = augment.AugmentConfig(flip=True, max_rotation_deg=0, max_scale=0, max_shift=0, brightness=0,
+                                contrast=0, blur_prob=0, noise_prob=0, erase_prob=0)
+    seen = {augment.augment_batch(x, np.random.default_rng(s), cfg).tobytes() for s in range(20)}
+    assert seen == {x.tobytes(), x[:, :, ::-1].tobytes()}
+
+
+def test_erase_changes_one_rectangle_only():
+    img = faces(1)[0]
+    out = augment.random_erase(img, np.random.default_rng(3), augment.AugmentConfig(erase_max_area=0.15))
+    rows, cols = np.nonzero((out != img).any(axis=2))
+    assert 0 < rows.size <= 0.15 * img.shape[0] * img.shape[1]
+    region = out[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    assert np.unique(region).size == 1          # one flat grey level
+
+
+def test_photometric_brightness_moves_the_mean():
+    img = np.full((48, 48, 1), 100, np.uint8)
+    cfg = augment.AugmentConfig(brightness=0.5, contrast=0.0, blur_prob=0, noise_prob=0)
+    means = [augment.photometric(img, np.random.default_rng(s), cfg).mean() for s in range(30)]
+    assert min(means) < 80 and max(means) > 120 and all(50 <= m <= 150 for m in means)
+
+
+def test_smoothed_targets_and_teacher_half():
+    labels = np.array([0, 3, 6])
+    y = losses.emotion_targets(labels, 7, 0.1, None, 3.0)
+    assert y.shape == (3, 14)
+    assert np.allclose(y[:, :7].sum(1), 1) and list(y[:, :7].argmax(1)) == [0, 3, 6]
+    assert np.isclose(y[0, 0], 0.9 + 0.1 / 7)
+    teacher = np.array([[0.7, 0.3, 0, 0, 0, 0, 0]] * 3, np.float32)
+    soft = losses.emotion_targets(labels, 7, 0.1, teacher, 3.0)[:, 7:]
+    assert np.allclose(soft.sum(1), 1)
+    assert 0.5 < soft[0, 0] < 0.7                # a temperature flattens the teacher
+
+
+@pytest.mark.parametrize("age", [0.0, 1.0, 7.0, 35.0, 80.0, 99.0])
+def test_coral_levels_count_the_age(age):
+    y = losses.age_targets(np.array([age]), "coral")
+    assert y[0, 0] == age and y[0, 1:].sum() == int(np.ceil(age)) == int(age)
+    logits = np.where(y[:, 1:] > 0, 20.0, -20.0)          # a perfect CORAL output
+    assert abs(losses.decode_age(logits, "coral")[0] - age) < 1e-3
+
+
+@pytest.mark.parametrize("age", [15.0, 40.5, 72.0])
+def test_dldl_distribution_decodes_to_the_age(age):
+    y = losses.age_targets(np.array([age]), "dldl", sigma=2.0)
+    assert np.isclose(y[0, 1:].sum(), 1)
+    assert abs(losses.decode_age(np.log(np.maximum(y[:, 1:], 1e-30)), "dldl")[0] - age) < 0.05
+
+
+def test_l1_head_scale():
+    assert losses.decode_age(np.array([[0.0], [1.0]]), "l1").tolist() == [35.0, 55.0]
+
+
+def test_unknown_head_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown age head"):
+        losses.age_targets(np.array([3.0]), "mse")
+
+
+def test_class_weights_favour_rare_classes():
+    labels = np.array([0] * 90 + [1] * 10)
+    w = losses.class_weights(labels, 7, 0.5)
+    assert np.isclose(w.mean(), 1) and w[-1] / w[0] == pytest.approx(3.0)
+    assert np.allclose(losses.class_weights(labels, 7, 0.0), 1)
+
+
+def test_age_balance_weights_flatten_and_cap():
+    ages = np.array([25] * 500 + [70] * 20 + [3] * 5, np.float32)
+    w = losses.age_balance_weights(ages, 1.0, max_ratio=10.0)
+    assert np.isclose(w.mean(), 1, atol=1e-5)
+    assert w[-1] >= w[500] > w[0]
+    assert w.max() / w.min() == pytest.approx(10.0)       # 100x rarer, capped at 10x
+    assert np.allclose(losses.age_balance_weights(ages, 0.0), 1)
+
+
+def test_fit_values_undoes_regression_to_the_mean():
+    """A fake model whose probability mass sits at 0.6 * age + 14 (old people look younger,
+    children older): the refit values table must bring the expectation back to the age."""
+    rng = np.random.default_rng(0)
+    ages = rng.uniform(1, 90, 3000)
+    k = 81
+    bins = np.arange(k, dtype=float)
+    seen = 0.6 * ages + 14 + rng.normal(0, 2, ages.size)
+    p = np.exp(-0.5 * ((bins[None] - seen[:, None]) / 3.0) ** 2)
+    p /= p.sum(1, keepdims=True)
+    before = np.abs(p @ bins - ages).mean()
+    values = fit_values(p, ages, bins, lam=1.0, balance=0.0)
+    after = np.abs(p @ values - ages).mean()
+    assert before > 8 and after < 3
+    assert np.all(np.diff(values) >= 0)
