@@ -20,8 +20,8 @@ from moodbox.readings import EMOTIONS
 SHARED = REPO_ROOT.parent / "shared" / "data"
 FER = SHARED / "fer2013"
 UTK = SHARED / "utkface"
-PER_EMOTION = 12
-UTK_COUNT = 48
+PER_EMOTION = 30
+UTK_COUNT = 70  # 10 per age band
 
 
 def unpack(archive: Path, wanted: set[str], target: Path) -> dict[str, Path]:
@@ -78,7 +78,7 @@ def utk_faces(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, floa
 
 
 def test_emotion_on_fer2013_faces(perception: Perception, fer_faces: list[tuple[Path, str]]) -> None:
-    assert len(fer_faces) >= 6 * PER_EMOTION  # disgust is rare but has more than 12 test images
+    assert len(fer_faces) == 7 * PER_EMOTION  # disgust, the rarest, has 56 PublicTest images
     predicted = []
     for path, truth in fer_faces:
         image = cv2.imread(str(path))  # 48x48 gray JPEG, read as BGR
@@ -86,13 +86,14 @@ def test_emotion_on_fer2013_faces(perception: Perception, fer_faces: list[tuple[
         predicted.append((perception.analyze_face(image).emotion_label, truth))
     accuracy = np.mean([p == t for p, t in predicted])
     happy = [p == "happy" for p, t in predicted if t == "happy"]
-    # the int8 model scores 65% on all of PublicTest (chance: 14%); FER2013 labels are noisy
+    # The int8 model scores 65% on all of PublicTest (chance: 14%), less on this class-balanced
+    # sample (55% here: disgust and fear are hard); FER2013 labels are noisy. Happy is the easy one.
     assert accuracy >= 0.45, accuracy
-    assert np.mean(happy) >= 0.7, happy
+    assert np.mean(happy) >= 0.65, happy
 
 
 def test_age_on_utkface_faces(perception: Perception, utk_faces: list[tuple[Path, float]]) -> None:
-    assert len(utk_faces) >= UTK_COUNT - 7
+    assert len(utk_faces) == UTK_COUNT
     estimates, truths = [], []
     for path, age in utk_faces:
         # A 200x200 face crop, set in a larger frame as a camera would see it (the full-range
@@ -102,9 +103,10 @@ def test_age_on_utkface_faces(perception: Perception, utk_faces: list[tuple[Path
         if readings:
             estimates.append(readings[0].age_years)
             truths.append(age)
-    assert len(estimates) >= 0.9 * len(utk_faces)  # BlazeFace finds almost all of these faces
+    assert len(estimates) >= 0.85 * len(utk_faces)  # BlazeFace finds most of these faces (65 of 70 here)
     errors = np.abs(np.array(estimates) - np.array(truths))
     correlation = np.corrcoef(estimates, truths)[0, 1]
-    # the model's MAE on UTKFace with BlazeFace crops is about 6.5 years
-    assert errors.mean() < 11, errors.mean()
-    assert correlation > 0.6, correlation
+    # MAE on UTKFace with BlazeFace crops is about 6.5 years; this sample spreads ages evenly over
+    # 5..75, where errors at both ends are larger (here: MAE 9.4, r 0.81)
+    assert errors.mean() < 12, errors.mean()
+    assert correlation > 0.65, correlation
