@@ -355,3 +355,23 @@ def test_damaged_library_index_is_rebuilt_and_music_plays(start_core, tmp_path: 
     first_track_started(h)
     assert h.core.snapshot()["library"]["tracks"] == 12
     assert list(state.glob("library.db.damaged-*"))  # kept aside for a look, not deleted
+
+
+@needs_models
+def test_a_paused_box_stays_quiet_after_a_restart_even_when_the_mood_changes(start_core, tmp_path: Path) -> None:
+    state, cam = tmp_path / "state", camera_folder(tmp_path / "cam", NO_FACE)
+    h = start_core(source=cam, state=state)
+    first_track_started(h)
+    h.core.pause()
+    wait_until(lambda: h.core.player.status().state == "paused", "paused")
+    h.core.close()
+
+    show(cam, HAPPY_FACE)
+    again = start_core(source=cam, state=state)
+    again.events.event("mood_changed")  # the room looks different now: a new queue is made...
+    assert again.core.wait_ready(30)
+    assert again.core.player.status().state != "playing"  # ...but it waits for someone to press play
+    assert not [e for e in again.events.of("event") if e["type"] == "track_started"]
+    mark = again.events.mark()
+    again.core.play()
+    first_track_started(again, mark)

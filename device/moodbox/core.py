@@ -176,6 +176,7 @@ class Core:
         self._scan_thread: threading.Thread | None = None
         self._scanned_once = False
         self._queue_finished = False  # the player ran past the last track
+        self._resumed_quiet = False  # resumed a paused queue: the first automatic queue does not play
 
     # ----- public API (any thread, never blocks) -----------------------------------------------
 
@@ -528,7 +529,9 @@ class Core:
             return
         self._queue_reasons = reasons
         self._queue_finished = False
-        self.player.load(items, play=True)
+        # A box that was paused when it went down stays quiet after the restart until someone asks.
+        play = not (self._resumed_quiet and reason == "start")
+        self.player.load(items, play=play)
         log.info("new queue (%s): %d tracks for %s, first: %s", reason, len(items),
                  self._effective_mood().emotion, items[0].label)
         self._refresh_player_state()
@@ -917,6 +920,7 @@ class Core:
             "reasons": self._queue_reasons,
             "camera_mood": mood_to_dict(self._camera_mood),
             "policy": self._policy,
+            "queue_finished": self._queue_finished,
         }
         if not force and data == self._last_persisted:
             return
@@ -956,6 +960,8 @@ class Core:
         reasons = data.get("reasons")
         self._queue_reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
         play = saved.get("state") == "playing"
+        self._queue_finished = bool(data.get("queue_finished"))
+        self._resumed_quiet = not play and not self._queue_finished
         self.player.load(args["items"], index=args["index"], position=args["position"], play=play)
         log.info("resumed the saved queue: %d tracks, at %d, %.0f s%s", len(items), args["index"], args["position"],
                  "" if play else " (paused)")
