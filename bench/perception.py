@@ -65,7 +65,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.platform()}; {cpu}; {os.cpu_count()} logical cpus; python {platform.python_version()}"
+    load = os.getloadavg()[0]  # other work on the machine inflates every figure
+    return (f"{platform.platform()}; {cpu}; {os.cpu_count()} logical cpus; load {load:.1f}; "
+            f"python {platform.python_version()}")
 
 
 def face_patch(width: int) -> np.ndarray:
