@@ -133,3 +133,30 @@ def test_emotion_labels_must_be_known_emotions(models_copy: Path) -> None:
     manifest_path.write_text(json.dumps(data))
     with pytest.raises(ModelError, match="emotion labels .* must be distinct names"):
         Perception(models_copy)
+
+
+def test_input_scaling_from_range_or_mean_std() -> None:
+    from moodbox.perception.model import input_scaler
+
+    pixels = np.array([0.0, 127.5, 255.0], np.float32)
+    scale, offset = input_scaler({"range": [-1, 1]}, "test")
+    assert np.allclose(pixels * scale + offset, [-1, 0, 1])
+    scale, offset = input_scaler({"range": [0, 1]}, "test")
+    assert np.allclose(pixels * scale + offset, [0, 0.5, 1])
+    scale, offset = input_scaler({"mean": [100, 120, 140], "std": [50, 60, 70]}, "test")
+    assert np.allclose(np.array([200.0, 180.0, 140.0]) * scale + offset, [2, 1, 0], atol=1e-6)
+    with pytest.raises(ModelError, match="needs 'range' or 'mean' and 'std'"):
+        input_scaler({"mean": [0, 0, 0]}, "test")
+    with pytest.raises(ModelError, match="std must not be 0"):
+        input_scaler({"mean": [0], "std": [0]}, "test")
+
+
+def test_probabilities_from_softmax_or_logits() -> None:
+    from moodbox.perception.classifiers import as_probabilities
+
+    int8_softmax = np.array([0.5, 0.25, 0.2461])  # dequantized int8 probabilities do not sum to 1
+    assert np.isclose(as_probabilities(int8_softmax, "softmax").sum(), 1.0)
+    assert np.allclose(as_probabilities(int8_softmax, "softmax")[:2] * 0.9961, [0.5, 0.25])
+    logits = np.array([2.0, 1.0, 0.0])
+    expected = np.exp(logits) / np.exp(logits).sum()
+    assert np.allclose(as_probabilities(logits, "none"), expected)
