@@ -375,3 +375,33 @@ def test_a_paused_box_stays_quiet_after_a_restart_even_when_the_mood_changes(sta
     mark = again.events.mark()
     again.core.play()
     first_track_started(again, mark)
+
+
+def test_online_fallback_fills_the_queue_when_the_library_cannot(start_core, httpserver, tmp_path: Path) -> None:
+    """A local stand-in for Radio Browser; its "station" is a FLAC stream that mpv really plays."""
+    import io
+
+    import numpy as np
+    import soundfile
+
+    from test_online_fixtures import station
+
+    buffer = io.BytesIO()
+    tone = 0.1 * np.sin(2 * np.pi * 300 * np.arange(8000 * 30) / 8000)
+    soundfile.write(buffer, tone.astype(np.float32), 8000, format="FLAC")
+    httpserver.expect_request("/stream/blue.flac").respond_with_data(buffer.getvalue(), content_type="audio/flac")
+    stream = httpserver.url_for("/stream/blue.flac")
+    httpserver.expect_request("/json/stations/search").respond_with_json([station("blue-1", "Blue Radio", "blues",
+                                                                                 url=stream)])
+    online = {"enabled": True, "min_local_matches": 10, "timeout_s": 5,
+              "radio_browser": {"enabled": True, "base_url": httpserver.url_for("/").rstrip("/")}}
+    h = start_core(online=online)
+    first_track_started(h)
+    queue = h.core.player.queue()
+    online_at = [i for i, item in enumerate(queue) if item.source == "online"]
+    assert online_at and queue[online_at[0]].path == stream and queue[online_at[0]].title == "Blue Radio"
+    assert all(item.source == "library" for item in queue[:online_at[0]])  # the library first
+    for _ in range(online_at[0]):
+        h.core.next()
+    wait_until(lambda: h.playing_path() == stream, "mpv playing the online station")
+    assert h.core.snapshot()["diagnostics"]["online"]["state"] == "ok"

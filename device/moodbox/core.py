@@ -155,6 +155,7 @@ class Core:
         self.index: Any = None  # thread-safe: the worker and the scan thread use it
         self.recommender: Any = None
         self.history: Any = None
+        self.online: Any = None  # OnlineFallback when online.enabled
 
         # State owned by the loop thread.
         self._camera_mood = MoodState.from_emotion("neutral", source="default")
@@ -568,6 +569,9 @@ class Core:
         elif name == "track_failed":
             item = data.get("item") or {}
             log.warning("track failed: %s: %s", item.get("path"), data.get("error"))
+            if item.get("source") == "online" and self.online is not None:
+                self._submit("online failed", lambda: self.online.report_failed(str(item.get("track_id") or ""),
+                                                                              str(data.get("error") or "")))
         elif name == "player_restarted":
             log.warning("player restarted (%s restarts so far), resumed at item %s", data.get("restarts"),
                         data.get("index"))
@@ -696,6 +700,10 @@ class Core:
             self._ready.set()
             return
         self.recommender = Recommender(self.index, self.history, self.config.recommend)
+        if self.config.online.enabled:
+            from moodbox.online import OnlineFallback
+
+            self.online = OnlineFallback(self.config, state_dir=self.state_dir)
         tracks = self._library_count()
         self._publish_library({"status": "ready" if tracks else "empty", "tracks": tracks})
         self._post(self._do_rescan)  # catch up with files added while we were off
@@ -779,13 +787,33 @@ class Core:
         if self.recommender is None:
             self._post(self._on_queue_ready, [], [], reason)
             return
-        entries = self.recommender.recommend(mood, count=self.config.recommend.queue_length, policy=policy)
+        count = self.config.recommend.queue_length
+        entries = self.recommender.recommend(mood, count=count, policy=policy)
         items = [
             PlayItem(path=str(e.track.path), title=e.track.title, artist=e.track.artist, album=e.track.album,
                      mood=e.track.mood, source="library", track_id=e.track.id, duration=e.track.duration or None)
             for e in entries
         ]
-        self._post(self._on_queue_ready, items, [e.reason for e in entries], reason)
+        reasons = [e.reason for e in entries]
+        if self.online is not None:
+            try:
+                items, reasons = self._with_online(mood, policy, count, entries, items, reasons)
+            except Exception:  # noqa: BLE001 - the library queue plays whatever goes wrong online
+                log.exception("online fallback failed; playing the library queue")
+        self._post(self._on_queue_ready, items, reasons, reason)
+
+    def _with_online(self, mood: MoodState, policy: str, count: int, entries: list[Any], items: list[Any],
+                     reasons: list[str]) -> tuple[list[Any], list[str]]:
+        """online.enabled: when too few library tracks fit the mood, the fitting ones first, then online
+        items (radio stations, Jamendo tracks) for the rest. Offline or no answer: the library queue as is."""
+        from moodbox.online import count_matches, to_play_item
+
+        fits = [i for i, entry in enumerate(entries) if count_matches([entry], mood)]
+        extra = self.online.items_for(mood, len(fits), count - len(fits), policy)
+        if not extra:
+            return items, reasons
+        return ([items[i] for i in fits] + [to_play_item(x) for x in extra],
+                [reasons[i] for i in fits] + [x.reason for x in extra])
 
     def _job_record_play(self, track_id: int, emotion: str, listened: float, duration: float, skipped: bool) -> None:
         if self.history is not None:
@@ -907,6 +935,8 @@ class Core:
             "library_tracks": self._library_state.get("tracks", 0),
             "player_restarts": status.restarts if status else 0,
         }
+        if self.online is not None:
+            diagnostics["online"] = self.online.status()
         self._set_state("diagnostics", diagnostics, emit=emit)
 
     def _persist(self, force: bool = False) -> None:
