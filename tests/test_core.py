@@ -405,3 +405,22 @@ def test_online_fallback_fills_the_queue_when_the_library_cannot(start_core, htt
         h.core.next()
     wait_until(lambda: h.playing_path() == stream, "mpv playing the online station")
     assert h.core.snapshot()["diagnostics"]["online"]["state"] == "ok"
+
+
+def test_a_child_coming_in_gets_a_new_queue_without_explicit_tracks(start_core) -> None:
+    """Perception's output is made up here (no photo of a child ships): one happy adult, then a child too."""
+    from moodbox.core import BurstResult
+    from moodbox.readings import EMOTIONS, FaceReading
+
+    h = start_core()
+    first_track_started(h)
+    neutral = {e: (0.9 if e == "neutral" else 0.1 / 6) for e in EMOTIONS}
+    adult = FaceReading(box=(10, 10, 100, 100), score=0.9, emotion=neutral, age_years=35.0)
+    child = FaceReading(box=(300, 50, 80, 80), score=0.9, emotion=neutral, age_years=7.0)
+    mark = h.events.mark()
+    h.core._post(h.core._on_burst_done, "test", BurstResult(frames=[[adult]] * 2))
+    h.events.wait_for("mood", lambda d: d["faces"] == 1, mark)
+    h.core._post(h.core._on_burst_done, "test", BurstResult(frames=[[adult, child]] * 2))
+    mood = h.events.wait_for("mood", lambda d: d["faces"] == 2, mark)
+    assert "child" in mood["age_groups"] and mood["emotion"] == "neutral"  # the same mood...
+    first_track_started(h, mark)  # ...but a new queue, made knowing a child is there

@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -505,6 +505,7 @@ class Core:
             return  # switched off while looking: forget what was seen
         self._set_camera_status({"status": "ok", "source": result.camera_name})
         before = self._effective_mood().emotion
+        had_child = _child_present(self._camera_mood.ages)
         update = self.aggregator.update(self._camera_mood, result.frames, now=time.time())
         self._camera_mood = update.mood
         log.info("mood (%s): %s [%d frames, %d faces, analysis %.1f fps]", reason, update.reason,
@@ -514,7 +515,10 @@ class Core:
         if after.emotion != before:
             self._event("mood_changed", emotion=after.emotion, previous=before, source=after.source)
         self._refresh_diagnostics(emit=True)
-        if after.emotion != before or self._needs_queue():
+        child_arrived = _child_present(update.mood.ages) and not had_child
+        if child_arrived:
+            log.info("a child came into the room: new queue (no explicit tracks)")
+        if after.emotion != before or child_arrived or self._needs_queue():
             self._new_queue(reason)
         else:
             self._ready.set()
@@ -848,7 +852,10 @@ class Core:
     # ----- state and persistence -------------------------------------------------------------
 
     def _effective_mood(self) -> MoodState:
-        return self._override if self._override is not None else self._camera_mood
+        """The override when one is set (with who is in the room now), else what the camera saw."""
+        if self._override is None:
+            return self._camera_mood
+        return replace(self._override, faces=self._camera_mood.faces, ages=self._camera_mood.ages)
 
     def _needs_queue(self) -> bool:
         """Nothing left to play: no queue yet, or the last one ran out (a user's stop does not count)."""
@@ -1009,3 +1016,9 @@ def _has_audio(root: Path) -> bool:
         if any(Path(name).suffix.lower() in AUDIO_EXTENSIONS and not name.startswith(".") for name in files):
             return True
     return False
+
+
+def _child_present(ages: tuple[float, ...]) -> bool:
+    from moodbox.music.recommender import CHILD_AGE
+
+    return any(age < CHILD_AGE for age in ages)
