@@ -175,11 +175,12 @@ def test_timings_are_moving_averages_per_model(astronaut: np.ndarray) -> None:
 
 
 def test_from_config_uses_the_perception_keys(tmp_path: Path) -> None:
-    config = parse_config(f"perception:\n  models_dir: {MODELS}\n  detector: short_range\n  max_faces: 2\n",
-                          base_dir=tmp_path)
+    config = parse_config(f"perception:\n  models_dir: {MODELS}\n  detector: short_range\n  max_faces: 2\n"
+                          "  tiles: 2\n", base_dir=tmp_path)
     perception = Perception.from_config(config)
     assert perception.detector.size == 128
     assert perception.max_faces == 2
+    assert perception.tiles == 2
 
 
 def test_concurrent_calls_give_the_same_readings(perception: Perception, astronaut: np.ndarray) -> None:
@@ -213,3 +214,33 @@ def test_crop_center_offset_moves_the_crop(perception: Perception) -> None:
     moved_up = model_with([0.0, -0.5]).crop(image, face)[:, :, 0]
     assert abs(centred.mean() - 127.5) < 10  # rows 50..150: half white
     assert moved_up.mean() > 250  # rows 0..100: all white
+
+
+def test_tile_windows_cover_the_frame_with_overlap() -> None:
+    from moodbox.perception.detector import tile_windows
+
+    assert tile_windows(640, 480, 1) == []
+    windows = tile_windows(640, 480, 2)
+    assert len(windows) == 4
+    assert {(x0, y0) for x0, y0, _, _ in windows} == {(0, 0), (274, 0), (0, 206), (274, 206)}
+    assert all(x1 <= 640 and y1 <= 480 for _, _, x1, y1 in windows)
+    assert max(x1 for _, _, x1, _ in windows) == 640 and max(y1 for _, _, _, y1 in windows) == 480
+    width = windows[0][2]
+    assert windows[1][0] < width  # neighbours overlap (by a quarter of a window)
+    assert len(tile_windows(640, 480, 3)) == 9
+
+
+def test_tiles_find_small_faces_the_whole_frame_misses(astronaut: np.ndarray) -> None:
+    patch = face_patch(astronaut, 70)  # faces about 36 px: 11 px once 640x480 is letterboxed to 192
+    places = [(patch, 10, 10), (cv2.flip(patch, 1), 300, 200), (patch, 540, 360)]
+    frame = compose(np.full((480, 640, 3), 110, np.uint8), places, (640, 480))
+    whole = Perception(MODELS).analyze(frame)
+    tiled = Perception(MODELS, tiles=2).analyze(frame)
+    assert len(whole) < 3
+    assert len(tiled) == 3
+    found = sorted((r.box[0] + r.box[2] / 2, r.box[1] + r.box[3] / 2) for r in tiled)
+    expected = sorted((x + p.shape[1] / 2, y + p.shape[0] * 0.45) for p, x, y in places)
+    assert np.allclose(found, expected, atol=15), (found, expected)
+    # a big face seen by the whole frame and by several windows is still one face
+    [face] = Perception(MODELS, tiles=2).analyze(astronaut)
+    assert iou(xyxy(face.box), ASTRONAUT_FACE) > 0.6

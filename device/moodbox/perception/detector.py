@@ -66,6 +66,22 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
     return kept
 
 
+def tile_windows(width: int, height: int, tiles: int, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) of a tiles x tiles grid of windows over the frame, neighbours overlapping by
+    `overlap` of a window (so a face cut by one border is whole in the next window); none for tiles=1."""
+    if tiles <= 1:
+        return []
+    tile_w = round(width / (tiles - (tiles - 1) * overlap))
+    tile_h = round(height / (tiles - (tiles - 1) * overlap))
+    windows = []
+    for row in range(tiles):
+        for column in range(tiles):
+            x0 = round(column * (width - tile_w) / (tiles - 1))
+            y0 = round(row * (height - tile_h) / (tiles - 1))
+            windows.append((x0, y0, x0 + tile_w, y0 + tile_h))
+    return windows
+
+
 class FaceDetector:
     """A BlazeFace model (full or short range) described by its manifest entry."""
 
@@ -100,33 +116,47 @@ class FaceDetector:
         by_width = sorted(range(len(shapes)), key=lambda i: shapes[i][-1])
         return by_width[-1], by_width[0]
 
-    def detect(self, frame_bgr: np.ndarray, min_score: float) -> list[Detection]:
-        """Faces in a BGR uint8 frame, best first, in frame pixels."""
-        square, fit = letterbox(frame_bgr, self.size)
+    def detect(self, frame_bgr: np.ndarray, min_score: float, tiles: int = 1) -> list[Detection]:
+        """Faces in a BGR uint8 frame, best first, in frame pixels.
+
+        tiles > 1 also looks at a tiles x tiles grid of overlapping windows: small faces get more
+        input pixels there (letterboxing a 640x480 frame to 192x192 leaves a 48 px face 14 px).
+        """
+        height, width = frame_bgr.shape[:2]
+        found = [self._candidates(frame_bgr[y0:y1, x0:x1], min_score, x0, y0)
+                 for x0, y0, x1, y1 in [(0, 0, width, height), *tile_windows(width, height, tiles)]]
+        scores = np.concatenate([f[0] for f in found])
+        if scores.size == 0:
+            return []
+        boxes = np.concatenate([f[1] for f in found])
+        keypoints = np.concatenate([f[2] for f in found])
+        return [Detection(tuple(float(v) for v in box), score, points)
+                for score, box, points in weighted_nms(scores, boxes, keypoints, self.nms_iou)]
+
+    def _candidates(self, window: np.ndarray, min_score: float, x0: int, y0: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scores (N,), boxes (N, 4) and keypoints (N, K, 2) in frame pixels of every anchor above
+        min_score in one window whose top-left corner is (x0, y0) in the frame."""
+        square, fit = letterbox(window, self.size)
         if self.rgb:
             square = cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
         outputs = self.model.run(square)
         raw_boxes = outputs[self._regressors].reshape(-1, 4 + 2 * self.num_keypoints)
         scores = sigmoid(outputs[self._scores].reshape(-1).astype(np.float64), self.score_clip)
-        candidates = np.flatnonzero(scores >= min_score)
-        if candidates.size == 0:
-            return []
-        boxes, keypoints = self._decode(raw_boxes[candidates], self.anchors[candidates])
-        faces = []
-        for score, box, points in weighted_nms(scores[candidates], boxes, keypoints, self.nms_iou):
-            # box and keypoints are 0..1 of the square input: back to frame pixels
-            corners = fit.to_frame(box.reshape(2, 2) * self.size).reshape(4)
-            points = fit.to_frame(points * self.size)
-            faces.append(Detection(tuple(float(v) for v in corners), score, points))
-        return faces
+        keep = np.flatnonzero(scores >= min_score)
+        boxes, keypoints = self._decode(raw_boxes[keep], self.anchors[keep])
+        # 0..1 of the square input -> window pixels -> frame pixels
+        offset = np.array([x0, y0], np.float32)
+        corners = fit.to_frame(boxes.reshape(-1, 2, 2) * self.size) + offset
+        points = fit.to_frame(keypoints * self.size) + offset
+        return scores[keep], corners.reshape(-1, 4), points
 
     def _decode(self, raw: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw regressor rows -> (N, 4) boxes x0, y0, x1, y1 and (N, K, 2) keypoints, 0..1 of the input."""
-        values = raw / self.box_scale
+        pairs = (raw / self.box_scale).reshape(len(raw), 2 + self.num_keypoints, 2)
         if not self.x_first:  # (y, x) pairs: swap to (x, y)
-            values = values.reshape(len(values), -1, 2)[:, :, ::-1].reshape(len(values), -1)
+            pairs = pairs[:, :, ::-1]
         anchor_xy, anchor_wh = anchors[:, None, :2], anchors[:, None, 2:]
-        pairs = values.reshape(len(values), -1, 2)
         center = pairs[:, 0:1] * anchor_wh + anchor_xy
         size = pairs[:, 1:2] * anchor_wh
         boxes = np.concatenate([center - size / 2, center + size / 2], axis=1).reshape(-1, 4)

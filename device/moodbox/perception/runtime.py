@@ -49,7 +49,7 @@ class Perception:
 
     def __init__(self, models_dir: Path, detector: str = "full_range", emotion_model: str = "emotion",
                  age_model: str = "age", threads: int = 1, min_face_score: float = 0.5,
-                 min_face_size: int = 20, max_faces: int = 6):
+                 min_face_size: int = 20, max_faces: int = 6, tiles: int = 1):
         manifest = Manifest.load(Path(models_dir))
         detector_name = manifest.detector_name(detector)
         self.detector = FaceDetector(manifest.verified_file(detector_name), detector_name,
@@ -60,16 +60,17 @@ class Perception:
         self.min_face_score = min_face_score
         self.min_face_size = min_face_size
         self.max_faces = max_faces
+        self.tiles = tiles  # > 1: also detect on a tiles x tiles grid of windows (small faces)
         self._lock = threading.Lock()
-        log.info("perception ready: detector %s (%dx%d), emotion %s, age %s, %d thread(s)", detector_name,
-                 self.detector.size, self.detector.size, emotion_model, age_model, threads)
+        log.info("perception ready: detector %s (%dx%d, tiles %d), emotion %s, age %s, %d thread(s)", detector_name,
+                 self.detector.size, self.detector.size, tiles, emotion_model, age_model, threads)
 
     @classmethod
     def from_config(cls, config: Config) -> Perception:
         p = config.perception
         return cls(config.models_path, detector=p.detector, emotion_model=p.emotion_model, age_model=p.age_model,
                    threads=p.threads, min_face_score=p.min_face_score, min_face_size=p.min_face_size,
-                   max_faces=p.max_faces)
+                   max_faces=p.max_faces, tiles=p.tiles)
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
         """The faces of a frame (at most max_faces, best first, none smaller than min_face_size)."""
@@ -77,7 +78,7 @@ class Perception:
 
     def _detect(self, frame: np.ndarray) -> list[Detection]:
         with self._lock:
-            found = self.detector.detect(frame, self.min_face_score)
+            found = self.detector.detect(frame, self.min_face_score, self.tiles)
         faces = [f for f in found if min(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.min_face_size]
         if len(faces) < len(found):
             log.debug("%d face(s) below min_face_size %d px ignored", len(found) - len(faces), self.min_face_size)
