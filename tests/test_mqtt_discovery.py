@@ -174,7 +174,8 @@ def test_default_base_topic_and_device_id_are_stable():
 
 @pytest.mark.parametrize("settings, message", [
     ({"base_topic": "moodbox/#"}, "free of '+', '#'"),
-    ({"base_topic": "/moodbox"}, "no leading"),
+    ({"base_topic": "/moodbox"}, "mqtt.base_topic '/moodbox': no leading"),
+    ({"discovery_prefix": "ha/+"}, "mqtt.discovery_prefix 'ha/+'"),
     ({"device_id": "kitchen box"}, "letters, digits"),
 ])
 def test_bad_topic_settings_are_explained(settings, message):

@@ -50,13 +50,13 @@ def device_id_from_config(config: Config) -> str:
     return configured
 
 
-def check_base_topic(base: str) -> str:
-    """A usable base topic: no wildcards, no empty levels, no leading or trailing '/'."""
-    if not base or "+" in base or "#" in base or "\x00" in base:
-        raise ValueError(f"mqtt.base_topic {base!r}: must be non-empty and free of '+', '#'")
-    if base.startswith("/") or base.endswith("/") or "//" in base:
-        raise ValueError(f"mqtt.base_topic {base!r}: no leading, trailing or double '/'")
-    return base
+def check_topic_root(value: str, key: str) -> str:
+    """A usable topic root (mqtt.base_topic, mqtt.discovery_prefix): no wildcards, no empty levels."""
+    if not value or "+" in value or "#" in value or "\x00" in value:
+        raise ValueError(f"{key} {value!r}: must be non-empty and free of '+', '#'")
+    if value.startswith("/") or value.endswith("/") or "//" in value:
+        raise ValueError(f"{key} {value!r}: no leading, trailing or double '/'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class Topics:
     @classmethod
     def from_config(cls, config: Config) -> Topics:
         device_id = device_id_from_config(config)
-        base = check_base_topic(config.mqtt.base_topic or f"moodbox/{device_id}")
-        prefix = check_base_topic(config.mqtt.discovery_prefix)
+        base = check_topic_root(config.mqtt.base_topic or f"moodbox/{device_id}", "mqtt.base_topic")
+        prefix = check_topic_root(config.mqtt.discovery_prefix, "mqtt.discovery_prefix")
         return cls(device_id, base, prefix)
 
     @property
