@@ -1,6 +1,6 @@
 """Per-frame perception cost on this machine, one thread, on frames composed from the bundled faces.
 
-    .venv/bin/python bench/perception.py [--repeat 50] [--detector full_range] [--fer-venv /tmp/fer-venv]
+    .venv/bin/python bench/perception.py [--repeat 50] [--detector full_range] [--tiles 2] [--fer-venv /tmp/fer-venv]
 
 Frames: 320x240 and 640x480 with 0, 1 and 3 faces (the astronaut portrait pasted on the rocket photo).
 Prints one table row per frame: faces found, wall time of Perception.analyze() per frame (median),
@@ -96,10 +96,10 @@ def frames() -> dict[str, np.ndarray]:
     return {f"{w}x{h}_{n}faces": compose((w, h), n) for w, h in SIZES for n in FACE_COUNTS}
 
 
-def bench_moodbox(named: dict[str, np.ndarray], detector: str, repeat: int) -> dict[str, dict]:
+def bench_moodbox(named: dict[str, np.ndarray], detector: str, tiles: int, repeat: int) -> dict[str, dict]:
     results = {}
     for name, frame in named.items():
-        perception = Perception(REPO_ROOT / "models_tflite", detector=detector, threads=1)
+        perception = Perception(REPO_ROOT / "models_tflite", detector=detector, threads=1, tiles=tiles)
         for _ in range(3):
             readings = perception.analyze(frame)
         times = []
@@ -130,6 +130,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=50, help="timed runs per frame (after 3 warm-up runs)")
     parser.add_argument("--detector", choices=["full_range", "short_range", "both"], default="both")
+    parser.add_argument("--tiles", type=int, default=1, help="perception.tiles (detector runs: 1 or tiles^2 + 1)")
     parser.add_argument("--fer-venv", type=Path, help="a virtual environment with fer 25.10.3 and tensorflow")
     args = parser.parse_args()
     cv2.setNumThreads(1)
@@ -139,8 +140,8 @@ def main() -> int:
           "model columns = mean inference per call")
     detectors = ["full_range", "short_range"] if args.detector == "both" else [args.detector]
     for detector in detectors:
-        results = bench_moodbox(named, detector, args.repeat)
-        print(f"\nmoodbox perception, detector {detector} (tflite-runtime, int8 emotion + age)")
+        results = bench_moodbox(named, detector, args.tiles, args.repeat)
+        print(f"\nmoodbox perception, detector {detector}, tiles {args.tiles} (tflite-runtime, int8 emotion + age)")
         print(f"{'frame':<20}{'found':>6}{'frame ms':>10}{'detector':>10}{'emotion':>9}{'age':>7}  labels")
         for name, r in results.items():
             print(f"{name:<20}{r['faces']:>6}{r['ms']:>10.2f}{r['detector']:>10.2f}{r['emotion']:>9.2f}"
