@@ -13,8 +13,10 @@ if ! id moodbox >/dev/null 2>&1; then
     say "creating system user moodbox"
     as_root useradd --system --home-dir /var/lib/moodbox --no-create-home --shell /usr/sbin/nologin moodbox
 fi
+# The unit names these groups (SupplementaryGroups=); a missing one would stop it with 216/GROUP.
 for group in video gpio audio; do
-    getent group "$group" >/dev/null && as_root usermod -aG "$group" moodbox
+    getent group "$group" >/dev/null || as_root groupadd --system "$group"
+    as_root usermod -aG "$group" moodbox
 done
 
 # The service runs the checkout's .venv: user moodbox must be able to read it.
@@ -37,6 +39,12 @@ if [ ! -f /etc/moodbox/config.yaml ]; then
 else
     say "keeping the existing /etc/moodbox/config.yaml"
 fi
+# Warn about music folders the service user cannot read (Bookworm home folders are 0700).
+for folder in $(sed -n '/^library:/,/^[a-z]/s/^    - //p' /etc/moodbox/config.yaml); do
+    if ! as_root runuser -u moodbox -- test -r "$folder" -a -x "$folder" 2>/dev/null; then
+        say "warning: user moodbox cannot read $folder; e.g. sudo chmod o+x \"$(dirname "$folder")\" && sudo chmod -R o+rX \"$folder\""
+    fi
+done
 "$ROOT/.venv/bin/moodbox" check-config --quiet /etc/moodbox/config.yaml
 
 sed "s#@PREFIX@#$ROOT#g" "$ROOT/systemd/moodbox.service" | as_root tee /etc/systemd/system/moodbox.service >/dev/null
