@@ -323,3 +323,12 @@ def test_a_stuck_adapter_never_blocks_the_core_and_catches_up(watcher, core, mak
     online(watcher)
     watcher.wait_for(lambda: (watcher.last(f"{BASE}/volume") or None) and
                      watcher.last(f"{BASE}/volume").json()["volume"] == 49, "the latest volume after catching up")
+
+
+def test_mqtt_enabled_false_starts_nothing(watcher, core, make_config, make_adapter):
+    adapter = make_adapter(core, make_config({"enabled": False}), start=False)
+    assert adapter.start() is False
+    watcher.publish(f"{BASE}/player/set", "next")
+    watcher.publish("test/marker", "end")
+    watcher.wait_message("test/marker")
+    assert not adapter.connected and watcher.on(f"{BASE}/availability") == [] and core.calls == []

@@ -69,6 +69,9 @@ class MqttAdapter:
     def start(self) -> bool:
         """Connect in the background. False (and an ERROR in the log) if the settings cannot work."""
         settings = self._config.mqtt
+        if not settings.enabled:
+            log.info("MQTT is off (mqtt.enabled: false)")
+            return False
         client_id = settings.client_id or f"moodbox-{self.topics.device_id}"
         try:
             client = make_client(self._config, client_id)
