@@ -221,7 +221,12 @@ def test_dropped_connection_sends_last_will_then_reconnects(watcher, core, make_
     adapter._client.socket().shutdown(socket.SHUT_RDWR)  # the network goes away under the client
     watcher.wait_message(f"{BASE}/availability", lambda m: m.payload == b"offline", after=mark)
     online(watcher, after=mark)
-    watcher.wait_message(f"{BASE}/mood", after=mark)
+    # order after reconnecting: discovery, then every state, then `online`
+    topics = [m.topic for m in watcher.messages[mark:]]
+    online_at = max(i for i, t in enumerate(topics) if t == f"{BASE}/availability")
+    for name in ("mood", "player", "volume", "camera", "library"):
+        assert topics.index(f"{BASE}/{name}") < online_at, name
+    assert topics.index("homeassistant/sensor/moodbox_testbox/mood/config") < topics.index(f"{BASE}/mood")
 
 
 def test_broker_restart_reconnects_and_republishes_once_logged(broker, core, make_config, make_adapter, caplog):
