@@ -1,7 +1,6 @@
 """BlazeFace face detection: letterbox, run, decode boxes and keypoints on SSD anchors, weighted NMS."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,6 @@ from moodbox.perception.errors import ModelError
 from moodbox.perception.geometry import letterbox
 from moodbox.perception.model import TfliteModel
 
-log = logging.getLogger(__name__)
 
 RIGHT_EYE, LEFT_EYE = 0, 1  # keypoint order of BlazeFace (the person's right eye, left eye, nose, ...)
 

@@ -1,7 +1,6 @@
 """One .tflite model: interpreter, input scaling from the manifest, int8 (de)quantization, timing."""
 from __future__ import annotations
 
-import logging
 import time
 from collections import deque
 from pathlib import Path
@@ -11,7 +10,6 @@ import numpy as np
 
 from moodbox.perception.errors import ModelError
 
-log = logging.getLogger(__name__)
 
 TIMING_WINDOW = 50  # runs in the moving average of timings_ms()
 
