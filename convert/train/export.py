@@ -5,7 +5,7 @@
 
 The int8 conversion follows convert/emotion.py (TFLiteConverter, Optimize.DEFAULT, a
 representative set of 400 training images, int8 input and output). Evaluation uses
-convert.tfl.TFL (tflite-runtime, 1 thread), convert.metrics and convert.evaluate._bench on the
+convert.tfl.TFL (tflite-runtime, 1 thread) and convert.metrics on the
 same validation data as convert.evaluate: all of FER2013 PublicTest; the UTKFace held-out part
 with device-like crops at the shipped age model's margin.
 """
@@ -137,9 +137,25 @@ def comparison_rows(task: str, rep: dict, size_mb: float, ms: float, base: dict,
             row(f"{label} (int8)", rep, size_mb, ms)]
 
 
+def bench_pair(candidate, baseline, n: int, rounds: int = 3) -> tuple[float, float]:
+    """ms per face of two TFL models, measured in alternating rounds (the workstation is shared:
+    only figures taken side by side compare). Inputs are random, in each model's input shape."""
+    import time
+    rng = np.random.default_rng(0)
+    times = {id(candidate): [], id(baseline): []}
+    xs = {id(m): rng.uniform(-1, 1, (n, *m.i["shape"][1:])).astype(np.float32) for m in (candidate, baseline)}
+    for m in (candidate, baseline):
+        m(xs[id(m)][:3])                            # first invoke is not timed
+    for _ in range(rounds):
+        for m in (candidate, baseline):
+            t = time.perf_counter()
+            m(xs[id(m)])
+            times[id(m)].append((time.perf_counter() - t) / n * 1000)
+    return float(np.median(times[id(candidate)])), float(np.median(times[id(baseline)]))
+
+
 def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     """Convert the best checkpoint of a run to int8, evaluate it, compare with the shipped model."""
-    from ..evaluate import _bench
     from ..tfl import TFL
     cfg, summary = load_run(run)
     model = device_model(load_model(cfg), cfg)
@@ -151,9 +167,12 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     keras_rep = report_of(cfg, model.predict(x, batch_size=256, verbose=0), val.y)
     tfl = TFL(path)
     rep = report_of(cfg, tfl(x), val.y)
-    ms = _bench(tfl, x, n=min(bench_n, len(x)))
-    size_mb = path.stat().st_size / 1e6
     base = baseline_figures(cfg.task)
+    ms, base_ms = bench_pair(tfl, TFL(OUT / load_manifest()["models"][BASELINE[cfg.task]]["file"]),
+                             min(bench_n, len(x)))
+    base["latency_ms"] = base_ms
+    base["latency_note"] = "measured side by side with the candidate in this run"
+    size_mb = path.stat().st_size / 1e6
     out = {"run": run, "task": cfg.task, "arch": summary["config"]["arch"], "head": cfg.head,
            "epochs_run": summary.get("epochs_run"), "best_epoch": summary.get("best_epoch"),
            "train_wall_seconds": summary.get("wall_seconds"),

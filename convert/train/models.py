@@ -19,16 +19,18 @@ class ArchConfig:
     depth: int = 10                # wrn only (6n + 4)
     width: int = 2                 # wrn only (k)
     dropout: float = 0.2           # before the output layer
+    stem_stride: int = 1           # stride of the first conv
+    stem_pool: bool = False        # 2x2 max-pool after the first conv
 
 
 ARCHS = {
-    "emotion": {"resnet": ArchConfig("resnet", (32, 64, 128), 2),
-                "vgg": ArchConfig("vgg", (32, 64, 128), 2)},
-    "age": {"wrn": ArchConfig("wrn", depth=10, width=2),
-            "vgg": ArchConfig("vgg", (32, 64, 128), 2)},
+    "emotion": {"resnet": ArchConfig("resnet", (24, 48, 96), 2),
+                "vgg": ArchConfig("vgg", (24, 48, 96), 2)},
+    "age": {"wrn": ArchConfig("wrn", depth=16, width=2, stem_stride=2, stem_pool=True),
+            "vgg": ArchConfig("vgg", (32, 64, 128), 2, stem_stride=2)},
 }
 SMOKE = {"resnet": ArchConfig("resnet", (8, 16), 1), "vgg": ArchConfig("vgg", (8, 16), 1),
-         "wrn": ArchConfig("wrn", depth=10, width=1)}
+         "wrn": ArchConfig("wrn", depth=10, width=1, stem_stride=2, stem_pool=True)}
 
 
 def _layers():
@@ -56,8 +58,18 @@ def basic_block(x, filters: int, stride: int):
     return L.ReLU()(L.Add()([y, shortcut]))
 
 
+def stem(x, filters: int, cfg: ArchConfig, activate: bool = True):
+    """First conv (stride cfg.stem_stride), then an optional 2x2 max-pool."""
+    L = _layers()
+    if activate:
+        x = conv_bn_relu(x, filters, cfg.stem_stride)
+    else:   # pre-activation nets (wrn) normalize inside the blocks
+        x = L.Conv2D(filters, 3, strides=cfg.stem_stride, padding="same", use_bias=False)(x)
+    return L.MaxPooling2D(2)(x) if cfg.stem_pool else x
+
+
 def resnet_features(x, cfg: ArchConfig):
-    x = conv_bn_relu(x, cfg.widths[0])
+    x = stem(x, cfg.widths[0], cfg)
     for filters in cfg.widths:
         for i in range(cfg.blocks):
             x = basic_block(x, filters, 2 if i == 0 else 1)   # every stage halves the size
@@ -66,6 +78,7 @@ def resnet_features(x, cfg: ArchConfig):
 
 def vgg_features(x, cfg: ArchConfig):
     L = _layers()
+    x = stem(x, cfg.widths[0], cfg)
     for filters in cfg.widths:
         for _ in range(cfg.blocks):
             x = conv_bn_relu(x, filters)
@@ -91,7 +104,7 @@ def wrn_features(x, cfg: ArchConfig):
     if (cfg.depth - 4) % 6:
         raise ValueError(f"WideResNet depth must be 6n + 4, not {cfg.depth}")
     n = (cfg.depth - 4) // 6
-    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(x)   # 64 -> 32
+    x = stem(x, 16, cfg, activate=False)
     for g, filters in enumerate((16 * cfg.width, 32 * cfg.width, 64 * cfg.width)):
         for i in range(n):
             x = wide_block(x, filters, 2 if (i == 0 and g > 0) else 1)
