@@ -108,6 +108,9 @@ class Perception:
         return FaceReading(box=box, score=score, emotion=emotion, age_years=age)
 
     def timings_ms(self) -> dict[str, float]:
-        """Mean inference time of each model over its last runs (0.0 before its first run)."""
+        """Mean time of one inference of each model over its last 50 runs, in ms (0.0 before it ran).
+
+        Per call: emotion and age run once per face, the detector tiles^2 + 1 times per frame when tiles > 1.
+        """
         return {"detector": self.detector.model.timing.value, "emotion": self.emotion.model.timing.value,
                 "age": self.age.model.timing.value}
