@@ -51,7 +51,7 @@ for name in sorted(os.listdir(folder)):
         faces = detector.detect_emotions(frame)
         times.append((time.perf_counter() - start) * 1000)
     labels = [max(f["emotions"], key=f["emotions"].get) for f in faces]
-    results[name] = {"ms": statistics.median(times), "faces": len(faces), "labels": labels}
+    results[name] = {"ms": statistics.median(times), "min": min(times), "faces": len(faces), "labels": labels}
 print(json.dumps(results))
 """
 
@@ -107,7 +107,7 @@ def bench_moodbox(named: dict[str, np.ndarray], detector: str, tiles: int, repea
             start = time.perf_counter()
             readings = perception.analyze(frame)
             times.append((time.perf_counter() - start) * 1000)
-        results[name] = {"ms": statistics.median(times), "faces": len(readings),
+        results[name] = {"ms": statistics.median(times), "min": min(times), "faces": len(readings),
                          "labels": [r.emotion_label for r in readings], **perception.timings_ms()}
     return results
 
@@ -136,22 +136,22 @@ def main() -> int:
     cv2.setNumThreads(1)
     named = frames()
     print(f"machine: {machine()}")
-    print(f"repeat: {args.repeat} timed runs per frame, 1 thread; ms = median wall time of one frame, "
-          "model columns = mean inference per call")
+    print(f"repeat: {args.repeat} timed runs per frame, 1 thread; frame ms = median (min) wall time of one "
+          "frame, model columns = mean inference per call")
     detectors = ["full_range", "short_range"] if args.detector == "both" else [args.detector]
     for detector in detectors:
         results = bench_moodbox(named, detector, args.tiles, args.repeat)
         print(f"\nmoodbox perception, detector {detector}, tiles {args.tiles} (tflite-runtime, int8 emotion + age)")
-        print(f"{'frame':<20}{'found':>6}{'frame ms':>10}{'detector':>10}{'emotion':>9}{'age':>7}  labels")
+        print(f"{'frame':<20}{'found':>6}{'frame ms (min)':>17}{'detector':>10}{'emotion':>9}{'age':>7}  labels")
         for name, r in results.items():
-            print(f"{name:<20}{r['faces']:>6}{r['ms']:>10.2f}{r['detector']:>10.2f}{r['emotion']:>9.2f}"
-                  f"{r['age']:>7.2f}  {','.join(r['labels'])}")
+            print(f"{name:<20}{r['faces']:>6}{r['ms']:>9.2f} ({r['min']:>5.1f}){r['detector']:>10.2f}"
+                  f"{r['emotion']:>9.2f}{r['age']:>7.2f}  {','.join(r['labels'])}")
     if args.fer_venv:
         results = bench_fer(named, args.fer_venv, args.repeat)
         print("\nfer 25.10.3 reference (Haar cascade + fer's quantized TFLite emotion model, no age)")
-        print(f"{'frame':<20}{'found':>6}{'frame ms':>10}  labels")
+        print(f"{'frame':<20}{'found':>6}{'frame ms (min)':>17}  labels")
         for name, r in results.items():
-            print(f"{name:<20}{r['faces']:>6}{r['ms']:>10.2f}  {','.join(r['labels'])}")
+            print(f"{name:<20}{r['faces']:>6}{r['ms']:>9.2f} ({r['min']:>5.1f})  {','.join(r['labels'])}")
     return 0
 
 
