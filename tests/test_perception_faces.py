@@ -228,6 +228,15 @@ def test_tile_windows_cover_the_frame_with_overlap() -> None:
     width = windows[0][2]
     assert windows[1][0] < width  # neighbours overlap (by a quarter of a window)
     assert len(tile_windows(640, 480, 3)) == 9
+    assert all(x1 > x0 and y1 > y0 for x0, y0, x1, y1 in tile_windows(1, 2, 3))  # tiny frames: no empty window
+
+
+@pytest.mark.parametrize("tiles", [1, 3])
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3, 3), (10, 2000, 3), (3000, 4000, 3)])
+def test_odd_frame_sizes_work(tiles: int, shape: tuple[int, int, int]) -> None:
+    perception = Perception(MODELS, tiles=tiles)
+    assert perception.analyze(np.zeros(shape, np.uint8)) == []
+    assert perception.analyze_face(np.zeros(shape, np.uint8)).box == (0, 0, shape[1], shape[0])
 
 
 def test_tiles_find_small_faces_the_whole_frame_misses(astronaut: np.ndarray) -> None:

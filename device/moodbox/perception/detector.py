@@ -69,8 +69,8 @@ def tile_windows(width: int, height: int, tiles: int, overlap: float = 0.25) -> 
     `overlap` of a window (so a face cut by one border is whole in the next window); none for tiles=1."""
     if tiles <= 1:
         return []
-    tile_w = round(width / (tiles - (tiles - 1) * overlap))
-    tile_h = round(height / (tiles - (tiles - 1) * overlap))
+    tile_w = max(1, round(width / (tiles - (tiles - 1) * overlap)))
+    tile_h = max(1, round(height / (tiles - (tiles - 1) * overlap)))
     windows = []
     for row in range(tiles):
         for column in range(tiles):
