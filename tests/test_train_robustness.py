@@ -89,3 +89,16 @@ def test_harness_matches_the_device_age_model():
     years = harness(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)[None])[0]
     assert 10 < years < 80
     assert years == pytest.approx(device.predict(bgr, None), abs=1e-4)
+
+
+def test_card_section_is_replaced_not_repeated(tmp_path, monkeypatch):
+    monkeypatch.setattr(rb, "OUT", tmp_path)
+    (tmp_path / "cards").mkdir()
+    card = tmp_path / "cards" / "age.md"
+    card.write_text("# age\n\n## Limits\n- few children\n")
+    assert rb.update_card("age", f"{rb.CARD_HEADING}\n{rb.CARD_BEGIN}\nfirst\n{rb.CARD_END}")
+    assert rb.update_card("age", f"{rb.CARD_HEADING}\n{rb.CARD_BEGIN}\nsecond\n{rb.CARD_END}")
+    text = card.read_text()
+    assert text.count(rb.CARD_HEADING) == 1 and "second" in text and "first" not in text
+    assert text.startswith("# age\n\n## Limits\n- few children\n")
+    assert not rb.update_card("emotion", "x")            # no card, nothing written
