@@ -54,8 +54,8 @@ class PerceptionConfig(Section):
     min_face_size: int = Field(20, ge=8, le=1024)
     max_faces: int = Field(6, ge=1, le=32)
     # 1: detect on the whole frame. 2 or 3: also on a 2x2 / 3x3 grid of overlapping windows, which
-    # finds small (far) faces at 5x / 10x the detector cost.
-    tiles: int = Field(1, ge=1, le=3)
+    # finds small (far) faces at 5x / 10x the detector cost (48 px faces at 640x480: 83% found instead of 33%).
+    tiles: int = Field(2, ge=1, le=3)
 
 
 class MoodConfig(Section):
