@@ -563,6 +563,7 @@ class MpvPlayer:
         assert self._sock_dir is not None
         sock_path = self._sock_dir / "mpv.sock"
         sock_path.unlink(missing_ok=True)
+        output_args = audio_args(self.config.output)
         args = [
             self.config.mpv_path,
             "--idle=yes",
@@ -575,7 +576,7 @@ class MpvPlayer:
             f"--input-ipc-server={sock_path}",
             "--volume-max=100",
             f"--volume={min(self._volume, self.config.max_volume)}",
-            *audio_args(self.config.output),
+            *output_args,
         ]
         log.debug("starting %s", " ".join(args))
         try:
@@ -610,7 +611,7 @@ class MpvPlayer:
         for observe_id, name in OBSERVED.items():
             self._conn.command(["observe_property", observe_id, name])
         self._conn.command(["request_log_messages", "warn"])  # mpv's own warnings go to our log
-        log.info("mpv started (pid %d, %s)", self._proc.pid, " ".join(audio_args(self.config.output)) or "default audio output")
+        log.info("mpv started (pid %d, %s)", self._proc.pid, " ".join(output_args) or "default audio output")
 
     def _stop_process(self, grace_s: float) -> None:
         """Quit mpv, kill it if it does not go within grace_s (lock held)."""
