@@ -9,8 +9,6 @@ delivers at its own frame rate; the daemon asks for only a few frames per second
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -22,6 +20,7 @@ import cv2
 import numpy as np
 
 from moodbox.camera import ImageFolderSource, OpenCVSource, fit_frame
+from benchlib import machine
 
 
 def timed(fn: Callable[[], object], count: int) -> list[float]:
@@ -63,8 +62,7 @@ def main() -> None:
     results["fit_frame grey -> BGR"] = timed(lambda: fit_frame(grey, args.width, args.height), args.reads)
     shutil.rmtree(folder)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, {cpu}; load {os.getloadavg()[0]:.1f}")
+    print(f"machine: {machine()}")
     print(f"frame size {args.width}x{args.height}; {args.reads} reads each")
     print(f"{'measure':<30} {'median ms':>10} {'p95 ms':>8}")
     for name, values in results.items():

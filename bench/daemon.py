@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import signal
 import statistics
@@ -33,22 +31,10 @@ import yaml
 
 from moodbox.config import GpioConfig, parse_config
 from moodbox.core import FACES_DIR, Core, resident_memory_mb
+from benchlib import machine
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = [FACES_DIR / "astronaut.png", FACES_DIR / "camera.png"]  # happy, sad
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model")):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0]
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, load {load:.1f}, Python {platform.python_version()}"
 
 
 def show(folder: Path, image: Path) -> None:

@@ -14,8 +14,6 @@ to subscribers for up to ~40 ms, Nagle + delayed ACK).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,12 +29,9 @@ from moodbox.mqtt import MqttAdapter  # noqa: E402
 from mqtt.broker import Mosquitto  # noqa: E402
 from mqtt.recording_core import RecordingCore  # noqa: E402
 from mqtt.watcher import Watcher  # noqa: E402
+from benchlib import machine
 
 BASE = "moodbox/bench"
-
-
-def machine() -> str:
-    return f"{platform.platform()}; {os.cpu_count()} logical cpus; python {platform.python_version()}"
 
 
 def poll(predicate: Callable[[], object], timeout: float = 60.0) -> None:

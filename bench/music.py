@@ -7,8 +7,6 @@ The library is made of a few tiny generated files (mp3, ogg, flac, m4a), copied 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
 import statistics
@@ -26,22 +24,9 @@ from moodbox.music.priors import shipped_priors
 from moodbox.music.synth import Style, render, write_audio
 from moodbox.music.tagwriter import write_tags
 from moodbox.readings import EMOTIONS, MoodState
+from benchlib import machine
 
 GENRES = ["Rock", "Alt Rock", "Pop", "Hip-Hop", "Jazz", "Classical", "Punk", "Soul", "Disco", "Folk", "Metal", ""]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model")):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, load average {load:.1f} at start")
 
 
 def make_library(folder: Path, files: int, seed: int = 1) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import numpy as np
 import moodbox
 from moodbox.config import REPO_ROOT
 from moodbox.perception import Perception
+from benchlib import machine
 
 FACES = Path(moodbox.__file__).parent / "data" / "faces"
 SIZES = [(320, 240), (640, 480)]
@@ -54,20 +54,6 @@ for name in sorted(os.listdir(folder)):
     results[name] = {"ms": statistics.median(times), "min": min(times), "faces": len(faces), "labels": labels}
 print(json.dumps(results))
 """
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("model name", "Model")):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0]  # other work on the machine inflates every figure
-    return (f"{platform.platform()}; {cpu}; {os.cpu_count()} logical cpus; load {load:.1f}; "
-            f"python {platform.python_version()}")
 
 
 def face_patch(width: int) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import signal
 import statistics
 import tempfile
@@ -23,6 +22,7 @@ import soundfile as sf
 
 from moodbox.config import AudioConfig
 from moodbox.player import MpvPlayer, PlayItem
+from benchlib import machine
 
 
 class Waiter:
@@ -114,8 +114,7 @@ def main() -> None:
     for path in paths:
         path.unlink()
     folder.rmdir()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.machine())
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, {cpu}; load {os.getloadavg()[0]:.1f}")
+    print(f"machine: {machine()}")
     print(f"mpv output: {args.output}; rounds: {args.rounds}")
     print(f"{'measure':<22} {'median ms':>10} {'worst ms':>10}")
     for name, values in results.items():
