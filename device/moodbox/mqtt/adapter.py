@@ -113,8 +113,14 @@ class MqttAdapter:
                 client.publish(self.topics.availability, "offline", qos=1, retain=True).wait_for_publish(timeout / 2)
             except (RuntimeError, ValueError) as exc:
                 log.warning("MQTT: could not publish offline: %s", exc)
+        was_connected = self._connected
         client.disconnect()
-        client.loop_stop()
+        if was_connected:
+            client.loop_stop()
+        else:
+            # Between reconnect attempts paho sleeps in steps of up to 1 s; do not hold up
+            # shutdown for that: its thread ends by itself at the next step.
+            threading.Thread(target=client.loop_stop, name="mqtt-loop-stop", daemon=True).start()
         self._connected = False
         log.info("MQTT: stopped")
 
