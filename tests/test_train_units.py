@@ -130,3 +130,15 @@ def test_fit_values_undoes_regression_to_the_mean():
     after = np.abs(p @ values - ages).mean()
     assert before > 8 and after < 3
     assert np.all(np.diff(values) >= 0)
+
+
+def test_rebin_and_teacher_mix():
+    values = np.array([0.25, 1.0, 2.0, 50.0, 80.0])
+    p = np.array([[0.5, 0.1, 0.0, 0.4, 0.0]])
+    r = losses.rebin(p, values)
+    assert r.shape == (1, len(losses.AGE_VALUES)) and np.isclose(r.sum(), 1)
+    assert np.isclose(r[0, 0], 0.5) and np.isclose(r[0, 1], 0.1) and np.isclose(r[0, 50], 0.4)
+    y = losses.age_targets(np.array([30.0]), "dldl", 2.0, r, 0.25)
+    assert np.isclose(y[0, 1:].sum(), 1) and np.isclose(y[0, 1 + 50], 0.1, atol=1e-3)
+    with pytest.raises(ValueError, match="dldl"):
+        losses.age_targets(np.array([30.0]), "coral", 2.0, r, 0.25)

@@ -115,3 +115,25 @@ def teacher_probs(split: Split, cache_name: str | None) -> np.ndarray:
         CACHE.mkdir(parents=True, exist_ok=True)
         np.save(path, probs.astype(np.float32))
     return probs.astype(np.float32)
+
+
+def age_teacher_probs(split: Split, full_train: bool) -> np.ndarray:
+    """The shipped age model's (dlib ResNet, int8) probabilities on these crops, over
+    losses.AGE_VALUES. The full train part reuses calibrate.py's cache."""
+    from .losses import rebin
+    entry = load_manifest()["models"]["age"]
+    if full_train:
+        from .calibrate import probabilities
+        p, _ = probabilities("age", "train")
+    else:
+        from ..common import OUT
+        from ..tfl import TFL
+        from .calibrate import model_input
+        p = np.clip(TFL(OUT / entry["file"])(model_input(split.x, entry["input"])), 0, None)
+        p = p / np.maximum(p.sum(1, keepdims=True), 1e-12)
+    if len(p) != len(split):
+        raise SystemExit(f"teacher probabilities for {len(p)} crops, but {len(split)} training crops: "
+                         f"remove {CACHE} and run again")
+    log(f"age teacher (shipped dlib model) on {len(split)} crops: MAE "
+        f"{float(np.abs(p @ np.asarray(entry['output']['values']) - split.y).mean()):.2f}")
+    return rebin(p, np.asarray(entry["output"]["values"], np.float64))

@@ -22,7 +22,7 @@ from ..data import EMOTION_LABELS
 from ..metrics import age_report, classification_report
 from . import losses
 from .augment import AugmentConfig, augment_batch
-from .datasets import Split, age_split, emotion_split, teacher_probs, to_model_input
+from .datasets import Split, age_split, age_teacher_probs, emotion_split, teacher_probs, to_model_input
 from .models import ARCHS, SMOKE, ArchConfig, build
 
 RUNS = WORK / "train"
@@ -42,7 +42,8 @@ class TrainConfig:
     seed: int = 1
     threads: int = 2
     smoothing: float = 0.1                    # emotion label smoothing
-    distill: float = 0.0                      # emotion: weight of the teacher term (0 = off)
+    distill: float = 0.0                      # weight of the teacher (0 = off): emotion loss term,
+                                              # age dldl: share of the label distribution
     temperature: float = 3.0
     class_power: float = 0.3                  # emotion class reweighting count^-power
     balance: float = 0.5                      # age: flatten the age histogram (0 = off)
@@ -108,7 +109,8 @@ def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.
             teacher = teacher_probs(train, name)
         y = losses.emotion_targets(train.y, k, cfg.smoothing, teacher, cfg.temperature)
         return y, losses.class_weights(train.y, k, cfg.class_power)
-    y = losses.age_targets(train.y, cfg.head, cfg.sigma)
+    teacher = age_teacher_probs(train, cfg.limit_train is None) if cfg.distill > 0 else None
+    y = losses.age_targets(train.y, cfg.head, cfg.sigma, teacher, cfg.distill)
     return y, losses.age_balance_weights(train.y, cfg.balance)
 
 

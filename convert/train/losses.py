@@ -56,17 +56,33 @@ def age_distribution(ages: np.ndarray, sigma: float) -> np.ndarray:
     return (d / d.sum(1, keepdims=True)).astype(np.float32)
 
 
-def age_targets(ages: np.ndarray, head: str, sigma: float = 2.0) -> np.ndarray:
-    """y_true for an age head: column 0 is the age, then what the head's loss needs."""
+def age_targets(ages: np.ndarray, head: str, sigma: float = 2.0,
+                teacher: np.ndarray | None = None, beta: float = 0.0) -> np.ndarray:
+    """y_true for an age head: column 0 is the age, then what the head's loss needs.
+    dldl with a teacher: the label distribution is (1 - beta) * Gaussian + beta * teacher."""
     a = np.asarray(ages, np.float32)[:, None]
     if head == "dldl":
-        return np.concatenate([a, age_distribution(a[:, 0], sigma)], 1)
+        dist = age_distribution(a[:, 0], sigma)
+        if teacher is not None and beta > 0:
+            dist = ((1.0 - beta) * dist + beta * teacher).astype(np.float32)
+        return np.concatenate([a, dist], 1)
+    if teacher is not None and beta > 0:
+        raise ValueError("age distillation needs the dldl head (a distribution to mix)")
     if head == "coral":
         levels = (a > AGE_VALUES[None, :-1]).astype(np.float32)   # "older than k", k = 0..99
         return np.concatenate([a, levels], 1)
     if head == "l1":
         return a
     raise ValueError(f"unknown age head {head!r} (one of {', '.join(AGE_HEADS)})")
+
+
+def rebin(probs: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Probabilities over another model's age values -> over AGE_VALUES (nearest whole year)."""
+    idx = np.clip(np.rint(values), AGE_MIN, AGE_MAX).astype(int) - AGE_MIN
+    out = np.zeros((len(probs), len(AGE_VALUES)), np.float32)
+    for j, i in enumerate(idx):
+        out[:, i] += probs[:, j]
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
 
 
 def decode_age(outputs: np.ndarray, head: str) -> np.ndarray:
