@@ -254,7 +254,7 @@ setup_split() {
         /installing Python packages/ { open = "pip"; since = $1 }
         END {
             if (open != "") took[open] = "?"
-            printf "apt %ss, pip %ss", ("apt" in took ? took["apt"] : "-"), ("pip" in took ? took["pip"] : "-")
+            printf "apt %s, pip %s", ("apt" in took ? took["apt"] "s" : "nothing to do"), ("pip" in took ? took["pip"] "s" : "nothing to do")
         }' "$LOGS/setup.sh.log"
 }
 
