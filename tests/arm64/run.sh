@@ -89,9 +89,14 @@ step() {
     local log="$LOGS/$name.log" start=$SECONDS status=0
     say "$name ..."
     # In a subshell started on its own, so that `set -e` holds inside the step's function
-    # (bash ignores -e in a function called as `f || ...`).
-    ( set -e; "$@" ) >"$log" 2>&1 &
-    wait $! || status=$?
+    # (bash ignores -e in a function called as `f || ...`), and in its own process group (set -m),
+    # so that an interrupted run can stop the step with everything it started (stop_step).
+    set -m
+    ( set +m -e; "$@" ) >"$log" 2>&1 &
+    STEP_PID=$!
+    set +m
+    wait "$STEP_PID" || status=$?
+    STEP_PID=""
     local took=$((SECONDS - start))
     if [ "$status" -eq 0 ] || [ "$status" -eq 77 ]; then
         local result=ok
@@ -122,7 +127,17 @@ unmount_all() {
     done
     MOUNTS=()
 }
-trap unmount_all EXIT
+STEP_PID=""
+stop_step() {  # the step still running when the run is interrupted, and all it started
+    [ -n "$STEP_PID" ] && kill -0 "$STEP_PID" 2>/dev/null || return 0
+    say "stopping the running step"
+    kill -TERM -- "-$STEP_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 20); do kill -0 -- "-$STEP_PID" 2>/dev/null || return 0; sleep 0.5; done
+    kill -KILL -- "-$STEP_PID" 2>/dev/null || true
+    sleep 1
+}
+trap 'stop_step; unmount_all' EXIT
 trap 'exit 130' INT TERM
 
 mounted_below_rootfs() { awk -v r="$ROOTFS/" 'index($2, r) == 1 {print $2}' /proc/mounts; }
