@@ -36,6 +36,7 @@ class Comparison:
         self.ties: list[str] = []  # labels that differ on a near tie (accepted with --label-ties)
         self.problems: list[str] = []
         self.max_diff: dict[str, float] = {}  # kind of number -> largest difference seen
+        self.diffs: dict[str, list[float]] = {}  # kind of number -> every difference (for percentiles)
 
     def is_near_tie(self, key: str, a: dict[str, Any], b: dict[str, Any]) -> bool:
         """A class that differs only because the numbers it comes from moved within their tolerance:
@@ -70,6 +71,7 @@ class Comparison:
             kind = self.kind(keys)
             diff = abs(float(a) - float(b))
             self.max_diff[kind] = max(self.max_diff.get(kind, 0.0), diff)
+            self.diffs.setdefault(kind, []).append(diff)
             if diff > self.key_tols.get(kind, self.tol):
                 self.problems.append(f"{where}: {a} vs {b} (difference {diff:.4g} > {self.key_tols.get(kind, self.tol)})")
         elif isinstance(a, dict) and isinstance(b, dict):
@@ -89,6 +91,12 @@ class Comparison:
                 self.compare(x, y, f"{where}[{index}]", keys)
         else:
             self.problems.append(f"{where}: {type(a).__name__} {a!r} != {type(b).__name__} {b!r}")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"MISMATCH {problem}")
     for tie in comparison.ties:
         print(f"near tie, accepted: {tie}")
+    spread = "; ".join(f"{kind} {percentile(values, 50):.3g} / {percentile(values, 99):.3g} / {max(values):.3g}"
+                       for kind, values in sorted(comparison.diffs.items()))
+    print(f"differences per number (median / 99th percentile / largest): {spread}")
     diffs = ", ".join(f"{kind} {diff:.4g}" for kind, diff in sorted(comparison.max_diff.items()))
     verdict = "FAIL" if comparison.problems else "ok"
     ties = f"; {len(comparison.ties)} class(es) flipped on a near tie" if comparison.ties else ""

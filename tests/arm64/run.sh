@@ -16,7 +16,9 @@
 # host; auto probes the registry first), MOODBOX_ARM64_PROB_TOL (emotion probabilities, default 0.15),
 # MOODBOX_ARM64_AGE_TOL (years, default 5), MOODBOX_ARM64_BOX_TOL (face box, pixels, default 2),
 # MOODBOX_ARM64_RUN_TIMEOUT (seconds for the daemon to reach "playing", default 300),
-# MOODBOX_ARM64_CPU (the emulated CPU: cortex-a72 = Pi 4, the default; cortex-a76 = Pi 5).
+# MOODBOX_ARM64_CPU (the emulated CPU: cortex-a72 = Pi 4, the default; cortex-a76 = Pi 5),
+# MOODBOX_ARM64_FACES_PER_EMOTION / MOODBOX_ARM64_FACES_BY_AGE (the FER2013 / UTKFace sample compared
+# when ../shared/data is here; default 4 per emotion and 24 ages; the tolerances below came from 30/100).
 # Needs root (chroot, mount, binfmt). Exit status: 0 when every check passed.
 set -euo pipefail
 
@@ -31,8 +33,9 @@ PIP_MODE="${MOODBOX_ARM64_PIP:-auto}"
 CPU="${MOODBOX_ARM64_CPU:-cortex-a72}"
 # Tolerances for arm64 vs x86-64 readings (see README "Raspberry Pi without a Pi": TFLite's optimized
 # int8 kernels round differently on the two architectures; the reference kernels agree bit for bit).
-# Measured on 310 FER2013/UTKFace faces: probabilities median 0.016, 99th percentile 0.087, largest
-# 0.147; age median 0.2, 99th percentile 2.9, largest 4.8 years (48x48 FER faces; UTKFace: 1.5).
+# Measured on 310 FER2013/UTKFace faces (MOODBOX_ARM64_FACES_PER_EMOTION=30 MOODBOX_ARM64_FACES_BY_AGE=100),
+# per number: probabilities median 0, 99th percentile 0.065, largest 0.147; age median 0.2, 99th
+# percentile 2.9, largest 4.8 years (on a 48x48 FER face; on UTKFace at most 1.5).
 PROB_TOL="${MOODBOX_ARM64_PROB_TOL:-0.15}"    # each emotion probability
 AGE_TOL="${MOODBOX_ARM64_AGE_TOL:-5}"         # years
 BOX_TOL="${MOODBOX_ARM64_BOX_TOL:-2}"         # face box, pixels
@@ -326,7 +329,8 @@ check_analyze_datasets() {
     local faces="$ROOTFS/tmp/moodbox-arm64-faces"
     rm -rf "$faces"
     trap "rm -rf '$faces'" EXIT
-    "$HOST_PY" "$HERE/sample_faces.py" "$REPO/../shared/data" "$faces"
+    "$HOST_PY" "$HERE/sample_faces.py" "$REPO/../shared/data" "$faces" \
+        --per-emotion "${MOODBOX_ARM64_FACES_PER_EMOTION:-4}" --ages "${MOODBOX_ARM64_FACES_BY_AGE:-24}"
     if ! ls "$faces"/*/* >/dev/null 2>&1; then
         echo "no ../shared/data here" >"$LOGS/$CURRENT.note"
         return 77
