@@ -51,6 +51,7 @@ class TrainConfig:
     limit_train: int | None = None
     limit_val: int | None = None
     init_from: str | None = None              # a run folder whose best weights start this run
+    max_minutes: float | None = None          # stop after the epoch that passes this wall time
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property
@@ -221,6 +222,9 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
             if self.wait >= cfg.patience:
                 log(f"early stop: no better validation score for {cfg.patience} epochs "
                     f"(best epoch {self.best_epoch})")
+                model.stop_training = True
+            elif cfg.max_minutes and time.time() - self.t0 > cfg.max_minutes * 60:
+                log(f"time budget of {cfg.max_minutes:g} min used up: stopping after epoch {epoch + 1}")
                 model.stop_training = True
 
     return [Progress(), Validate()]
