@@ -50,7 +50,7 @@ for arg in "$@"; do
     case "$arg" in
         --fresh) FRESH=1 ;;
         --build-only) BUILD_ONLY=1 ;;
-        -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
     esac
 done
