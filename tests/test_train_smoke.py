@@ -101,6 +101,12 @@ def test_emotion_smoke_with_distillation(python):
     assert r["report"]["baseline"]["model"] == "emotion"
     assert r["report"]["comparison"]["beats_baseline"] is False    # a 2-epoch toy must not ship
     assert r["report"]["targets"]["passed"]["size"] is True
+    manifest = (ROOT / "models_tflite" / "manifest.json").read_bytes()
+    refused = subprocess.run([python, "-m", "convert.train", "ship", "pytest-smoke-emotion", "--name",
+                              "emotion_smoke"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "does not beat the shipped emotion model" in refused.stderr
+    assert (ROOT / "models_tflite" / "manifest.json").read_bytes() == manifest
+    assert not (ROOT / "models_tflite" / "emotion_smoke_int8.tflite").exists()
 
 
 def test_age_smoke_coral_exports_years(python):
