@@ -67,6 +67,24 @@ def smoke(python: str, *args: str) -> dict:
             "report": json.loads((folder / "report.json").read_text())}
 
 
+def device_reading(folder: Path, task: str, tmp_path: Path):
+    """The run's model through the device's Perception, declared by the manifest entry that
+    `ship` would write (in a copy of models_tflite/, the real one is left alone)."""
+    import shutil
+    import cv2
+    from moodbox.perception import Perception
+    models = tmp_path / "models"
+    shutil.copytree(ROOT / "models_tflite", models)
+    shutil.copy(folder / "model_int8.tflite", models / "model_int8.tflite")
+    manifest = json.loads((models / "manifest.json").read_text())
+    manifest["models"]["candidate"] = json.loads((folder / "manifest_entry.json").read_text())
+    (models / "manifest.json").write_text(json.dumps(manifest))
+    names = {"emotion_model": "candidate"} if task == "emotion" else {"age_model": "candidate"}
+    perception = Perception(models, **names)
+    face = cv2.imread(str(ROOT / "device" / "moodbox" / "data" / "faces" / "astronaut.png"))[40:210, 140:310]
+    return perception.analyze_face(face)
+
+
 def run_int8(path: Path, x_u8: np.ndarray) -> np.ndarray:
     """The exported model on uint8 images, the way the device feeds it (range [-1, 1])."""
     from tflite_runtime.interpreter import Interpreter
@@ -85,7 +103,7 @@ def run_int8(path: Path, x_u8: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def test_emotion_smoke_with_distillation(python):
+def test_emotion_smoke_with_distillation(python, tmp_path):
     r = smoke(python, "emotion", "--distill", "0.5")
     cfg = r["run"]["config"]
     assert cfg["distill"] == 0.5 and r["run"]["train_images"] == 384 and r["run"]["val_images"] == 192
@@ -107,9 +125,11 @@ def test_emotion_smoke_with_distillation(python):
     assert refused.returncode != 0 and "does not beat the shipped emotion model" in refused.stderr
     assert (ROOT / "models_tflite" / "manifest.json").read_bytes() == manifest
     assert not (ROOT / "models_tflite" / "emotion_smoke_int8.tflite").exists()
+    reading = device_reading(r["folder"], "emotion", tmp_path)
+    assert sum(reading.emotion.values()) == pytest.approx(1.0)
 
 
-def test_age_smoke_coral_exports_years(python):
+def test_age_smoke_coral_exports_years(python, tmp_path):
     r = smoke(python, "age", "--head", "coral")
     assert r["run"]["config"]["head"] == "coral"
     val = np.load(CACHE / next(p.name for p in CACHE.glob("utk_heldout_64_m*_n160.npz")))
@@ -119,3 +139,11 @@ def test_age_smoke_coral_exports_years(python):
     mae = float(np.abs(years[:, 0] - val["y"]).mean())
     assert r["report"]["int8"]["mae"] == pytest.approx(mae, rel=1e-4)
     assert set(r["report"]["int8"]["bands"]) == {"0-12", "13-19", "20-39", "40-59", "60+"}
+    entry = json.loads((r["folder"] / "manifest_entry.json").read_text())
+    assert entry["output"]["decode"] == "regression"
+    reading = device_reading(r["folder"], "age", tmp_path)
+    import cv2
+    face = cv2.imread(str(ROOT / "device" / "moodbox" / "data" / "faces" / "astronaut.png"))[40:210, 140:310]
+    rgb = cv2.cvtColor(cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    direct = run_int8(r["folder"] / "model_int8.tflite", rgb[None])[0, 0]
+    assert reading.age_years == pytest.approx(max(0.0, float(direct)), abs=1e-3)

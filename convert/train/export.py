@@ -202,6 +202,9 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
            "comparison": beats(cfg.task, rep, base)}
     out["comparison_table"] = comparison_rows(cfg.task, rep, size_mb, ms, base, run)
     write_json(cfg.dir / "report.json", out)
+    # the manifest entry `ship` would write (file name and sha256 of this run's file)
+    write_json(cfg.dir / "manifest_entry.json",
+               manifest_entry(cfg, out, path, load_manifest()["models"][BASELINE[cfg.task]]))
     (cfg.dir / "report.md").write_text("\n".join(out["comparison_table"]) + "\n")
     log(f"float: {brief(keras_rep)}")
     log(f"int8 : {brief(rep)} | {size_mb:.2f} MB | {ms:.2f} ms/face")
