@@ -80,6 +80,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("ship", help="copy a run that beats the shipped model into models_tflite/")
     p.add_argument("run")
     p.add_argument("--name", required=True, help="new manifest name, e.g. emotion_cnn, age_wrn")
+    p = sub.add_parser("summary", help="markdown table of all exported runs")
+    p.add_argument("task", choices=["emotion", "age"])
     p = sub.add_parser("calibrate-age", help="refit the values table of a softmax-expectation age model")
     p.add_argument("--model", default="age")
     p.add_argument("--ship", default=None, help="add the result to the manifest under this name")
@@ -99,6 +101,10 @@ def main(argv=None) -> int:
     elif args.cmd == "ship":
         from .export import ship
         ship(args.run, args.name)
+    elif args.cmd == "summary":
+        from .export import summary_table
+        print("\n".join(summary_table(args.task)))
+        return 0
     elif args.cmd == "calibrate-age":
         from .calibrate import calibrate
         calibrate(args.model, args.ship)

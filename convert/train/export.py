@@ -287,3 +287,29 @@ def write_card(name: str, cfg: TrainConfig, rep: dict, summary: dict) -> None:
              "Training data terms: see ../shared/data/README.md (research use). "
              "Frames from the device are never used for training."]
     (cards / f"{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def summary_table(task: str) -> list[str]:
+    """Markdown table of every exported run of a task (convert/work/train/*/report.json)."""
+    from .loop import RUNS
+    rows = []
+    for path in sorted(RUNS.glob("*/report.json")):
+        rep = json.loads(path.read_text())
+        if rep["task"] != task:
+            continue
+        cfg = json.loads((path.parent / "run.json").read_text())["config"]
+        r = rep["int8"]
+        what = (f"{cfg['arch']['name']} {cfg.get('head', '')}, distill {cfg['distill']}, "
+                f"{'subset ' + str(cfg['limit_train']) if cfg['limit_train'] else 'full train'}, "
+                f"{rep['epochs_run']} ep, {rep['train_wall_seconds'] or 0:.0f} s")
+        fig = (f"{r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['min_recall']:.3f}" if task == "emotion"
+               else f"{r['mae']:.3f} | {r['cs5']:.3f} | {r['max_abs_band_bias']:.2f}")
+        b = rep["baseline"]["report"]
+        base = (f"{b['accuracy']:.4f}" if task == "emotion" else f"{b['mae']:.3f}")
+        rows.append(f"| {rep['run']} | {what} | {fig} | {rep['size_mb']:.2f} | "
+                    f"{rep['latency_ms_x86_1thread']:.2f} / {rep['baseline']['latency_ms']:.2f} | {base} | "
+                    f"{'yes' if rep['comparison']['beats_baseline'] else 'no'} |")
+    head = ("| run | what | int8 accuracy | macro-F1 | min recall |" if task == "emotion"
+            else "| run | what | int8 MAE | CS5 | max abs band bias |")
+    head += " MB | ms/face run / shipped (side by side) | shipped on same images | beats shipped |"
+    return [head, "|" + "---|" * (head.count("|") - 1), *rows]

@@ -89,8 +89,11 @@ def default_arch(task: str, name: str | None, smoke: bool) -> ArchConfig:
 def setup_tf(threads: int, seed: int):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:   # already running in this process (export right after training)
+        pass
     tf.keras.utils.set_random_seed(seed)
     return tf
 
