@@ -67,6 +67,10 @@ fi
 # The system Python is the one apt's picamera2 is built for; the venv sees its packages on a Pi.
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3)" || die "python3 not found"
+# tflite-runtime 2.14 is built for 64-bit x86 and 64-bit ARM only, for Python 3.11 and glibc 2.34+:
+# on a Pi that is the 64-bit Raspberry Pi OS Bookworm (the 32-bit one reports aarch64 too, with a 64-bit kernel).
+"$PYTHON" -c 'import platform, struct, sys; sys.exit(0 if platform.machine() in ("x86_64", "aarch64") and struct.calcsize("P") == 8 and sys.version_info >= (3, 11) else 1)' \
+    || die "$("$PYTHON" -c 'import platform, struct; print("%s, %d-bit Python %s" % (platform.machine(), struct.calcsize("P") * 8, platform.python_version()))'): moodbox needs a 64-bit system with Python 3.11+ (on a Raspberry Pi: the 64-bit Raspberry Pi OS Bookworm)"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
     VENV_ARGS=()
     if "$PYTHON" -c 'import picamera2' 2>/dev/null; then
