@@ -108,7 +108,7 @@ def models_ready() -> str | None:
 
 
 class Recorder:
-    """A core listener that keeps everything and lets a test wait for a topic."""
+    """A listener (core topics or player events) that keeps everything and lets a test wait for one."""
 
     def __init__(self) -> None:
         self.items: list[tuple[str, dict[str, Any]]] = []
@@ -145,6 +145,10 @@ class Recorder:
     def of(self, topic: str, since: int = 0) -> list[dict[str, Any]]:
         with self._cond:
             return [d for t, d in self.items[since:] if t == topic]
+
+    def names(self, since: int = 0) -> list[str]:
+        with self._cond:
+            return [t for t, _ in self.items[since:]]
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:

@@ -6,47 +6,19 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import soundfile
-from werkzeug import Request, Response
+from werkzeug import Response
 
 from moodbox.config import AudioConfig
 from moodbox.online import OnlineFallback, to_play_item
 from moodbox.player import MpvPlayer
 from moodbox.readings import MoodState
+from core_testkit import Recorder
 from test_online_fixtures import api, api_server, base_url, loopback_only, online_config, station  # noqa: F401
-
-WAIT_S = 30.0  # generous: a loaded 2-core machine
-
-
-class Events:
-    """Player events, and a way to wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, name: str, data: dict[str, Any]) -> None:
-        with self._cond:
-            self.events.append((name, data))
-            self._cond.notify_all()
-
-    def wait_for(self, name: str) -> dict[str, Any]:
-        deadline = time.monotonic() + WAIT_S
-        with self._cond:
-            while True:
-                found = [d for n, d in self.events if n == name]
-                if found:
-                    return found[0]
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"no {name} event within {WAIT_S} s; got {[n for n, _ in self.events]}")
-                self._cond.wait(0.5)
 
 
 def _flac_bytes(seconds: float = 20.0, rate: int = 22050) -> bytes:
@@ -71,7 +43,7 @@ def test_station_plays_in_mpv_and_a_dead_one_is_avoided(api, tmp_path: Path) -> 
     items = fallback.items_for(happy, local_matches=0, count=2)
     assert [i.title for i in items] == ["Dead FM", "Live FM"]
 
-    events = Events()
+    events = Recorder()
     player = MpvPlayer(AudioConfig(output="null"), on_event=events)
     player.start()
     try:

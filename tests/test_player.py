@@ -16,40 +16,9 @@ import soundfile as sf
 from moodbox.config import AudioConfig
 from moodbox.player import MpvPlayer, PlayerError, PlayItem, audio_args
 
+from core_testkit import Recorder
+
 WAIT_S = 20.0  # generous: the test machine is a loaded 2-core box
-
-
-class Recorder:
-    """Collects player events and lets a test wait for one."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, name: str, data: dict[str, Any]) -> None:
-        with self._cond:
-            self.events.append((name, data))
-            self._cond.notify_all()
-
-    def wait_for(self, name: str, match: Callable[[dict[str, Any]], bool] = lambda d: True, timeout: float = WAIT_S) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for event_name, data in self.events:
-                    if event_name == name and match(data):
-                        return data
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no {name} event within {timeout} s; got {self.names()}")
-                self._cond.wait(left)
-
-    def names(self) -> list[str]:
-        with self._cond:
-            return [name for name, _ in self.events]
-
-    def of(self, name: str) -> list[dict[str, Any]]:
-        with self._cond:
-            return [data for event_name, data in self.events if event_name == name]
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S, what: str = "condition") -> None:
