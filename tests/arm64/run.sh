@@ -18,7 +18,8 @@
 # MOODBOX_ARM64_RUN_TIMEOUT (seconds for the daemon to reach "playing", default 300),
 # MOODBOX_ARM64_CPU (the emulated CPU: cortex-a72 = Pi 4, the default; cortex-a76 = Pi 5),
 # MOODBOX_ARM64_FACES_PER_EMOTION / MOODBOX_ARM64_FACES_BY_AGE (the FER2013 / UTKFace sample compared
-# when ../shared/data is here; default 4 per emotion and 24 ages; the tolerances below came from 30/100).
+# when MOODBOX_ARM64_DATA (default ../shared/data) holds them; default 4 per emotion and 24 ages; the
+# tolerances below came from 30/100).
 # Needs root (chroot, mount, binfmt). Exit status: 0 when every check passed.
 set -euo pipefail
 
@@ -40,6 +41,7 @@ PROB_TOL="${MOODBOX_ARM64_PROB_TOL:-0.15}"    # each emotion probability
 AGE_TOL="${MOODBOX_ARM64_AGE_TOL:-5}"         # years
 BOX_TOL="${MOODBOX_ARM64_BOX_TOL:-2}"         # face box, pixels
 TOL=0.02                                      # anything else (the detector's face score)
+DATA="${MOODBOX_ARM64_DATA:-$REPO/../shared/data}"   # FER2013 / UTKFace archives, when here
 HOST_PY="$REPO/.venv/bin/python"
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 CHROOT_CA=/usr/local/share/moodbox-host-ca.crt    # a copy of the host's bundle (not managed by Debian)
@@ -50,7 +52,7 @@ for arg in "$@"; do
     case "$arg" in
         --fresh) FRESH=1 ;;
         --build-only) BUILD_ONLY=1 ;;
-        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "run.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -324,15 +326,15 @@ check_analyze() {
     analyze_both bundled "$ROOTFS$APP" "$APP" "${TEST_IMAGES[@]}"
 }
 check_analyze_datasets() {
-    # A fixed sample of FER2013 and UTKFace faces, when ../shared/data is here (never committed:
+    # A fixed sample of FER2013 and UTKFace faces, when $DATA is here (never committed:
     # unpacked to the rootfs's /tmp and deleted afterwards). Exit 77 = skipped.
     local faces="$ROOTFS/tmp/moodbox-arm64-faces"
     rm -rf "$faces"
     trap "rm -rf '$faces'" EXIT
-    "$HOST_PY" "$HERE/sample_faces.py" "$REPO/../shared/data" "$faces" \
+    "$HOST_PY" "$HERE/sample_faces.py" "$DATA" "$faces" \
         --per-emotion "${MOODBOX_ARM64_FACES_PER_EMOTION:-4}" --ages "${MOODBOX_ARM64_FACES_BY_AGE:-24}"
     if ! ls "$faces"/*/* >/dev/null 2>&1; then
-        echo "no ../shared/data here" >"$LOGS/$CURRENT.note"
+        echo "no face data in $DATA" >"$LOGS/$CURRENT.note"
         return 77
     fi
     analyze_both datasets "$faces" /tmp/moodbox-arm64-faces --faces-only .
@@ -344,8 +346,11 @@ check_reference_kernels() {
     local faces="$ROOTFS/tmp/moodbox-arm64-faces"
     rm -rf "$faces"
     trap "rm -rf '$faces'" EXIT
-    "$HOST_PY" "$HERE/sample_faces.py" "$REPO/../shared/data" "$faces" --per-emotion 2 --ages 10
-    ls "$faces"/*/* >/dev/null 2>&1 || cp "$ROOTFS$APP"/device/moodbox/data/faces/*.png "$faces/"
+    "$HOST_PY" "$HERE/sample_faces.py" "$DATA" "$faces" --per-emotion 2 --ages 10
+    if ! ls "$faces"/*/* >/dev/null 2>&1; then  # no face data here: the bundled images instead
+        mkdir -p "$faces/bundled"
+        cp "$ROOTFS$APP"/device/moodbox/data/faces/*.png "$faces/bundled/"
+    fi
     local probe="$ROOTFS$APP/tests/arm64/model_probe.py"
     (cd "$ROOTFS$APP" && PYTHONPATH="$ROOTFS$APP/device" nice "$HOST_PY" "$probe" dump --kernels reference \
         "$faces" "$faces/x86_64.npz")
