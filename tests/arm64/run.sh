@@ -27,7 +27,15 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 ROOTFS="$HERE/rootfs"
 APP=/opt/moodbox                      # the checkout inside the rootfs
-MIRROR="${MOODBOX_ARM64_MIRROR:-http://deb.debian.org/debian}"
+# The host's own Debian mirror (as apt is set up here), unless MOODBOX_ARM64_MIRROR names one.
+host_mirror() {
+    # deb822 sources first (Debian 12), then a classic sources.list; never the security archive.
+    cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ && !/security/ {print $2; exit}' || true
+    awk '/^deb / && !/security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' \
+        /etc/apt/sources.list 2>/dev/null || true
+}
+MIRROR="${MOODBOX_ARM64_MIRROR:-$(host_mirror | sed -n 1p)}"
+[ -n "$MIRROR" ] || { echo "no Debian mirror found in the host's apt sources; set MOODBOX_ARM64_MIRROR" >&2; exit 2; }
 PIP_MODE="${MOODBOX_ARM64_PIP:-auto}"
 # The emulated CPU: the Pi 4's Cortex-A72 (no armv8.2 extras), so code that needs more fails here
 # with "Illegal instruction" as it would on a Pi 4. cortex-a76 = Pi 5.
@@ -217,11 +225,14 @@ root_network() {
 
 # --- 3. pip's package source ----------------------------------------------------------
 probe_index() {
+    # The package index the host's pip uses (its configured index-url, else pip's built-in default).
+    local index
+    index="$("$HOST_PY" -m pip config get global.index-url 2>/dev/null || "$HOST_PY" -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)')"
     in_root python3 -c '
 import ssl, sys, urllib.request
 ctx = ssl.create_default_context(cafile=sys.argv[1])
-urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=30, context=ctx).read(100)
-print("registry reachable with the host CA bundle")' "$CHROOT_CA"
+urllib.request.urlopen(sys.argv[2].rstrip("/") + "/pip/", timeout=30, context=ctx).read(100)
+print("registry reachable with the host CA bundle")' "$CHROOT_CA" "$index"
 }
 download_wheels() {
     # arm64 wheels for the pinned requirements (resolved by the host's pip for the Pi's platform),
