@@ -37,6 +37,17 @@ def test_daemon_serves_mqtt_and_says_offline_on_sigterm(tmp_path: Path):
         mark = w.mark()
         w.publish(f"{base}/volume/set", "55")
         w.wait_message(f"{base}/volume", lambda m: m.json()["volume"] == 55, after=mark)
+        # The broker goes away under the running daemon (losing every retained message) and comes back:
+        # the daemon reconnects, republishes its states and discovery, and is online again.
+        w.close()
+        broker.stop()
+        broker.start()
+        w = Watcher(broker.port, username="ha", password="pw-ha")
+        w.wait_message(f"{base}/availability", lambda m: m.payload == b"online", timeout=60)
+        assert w.wait_message(f"{base}/volume").json()["volume"] == 55
+        assert w.wait_message(f"{base}/player").json()["state"] == "playing"
+        w.wait_message("homeassistant/sensor/moodbox_daemonbox/mood/config")
+        assert proc.poll() is None
         mark = w.mark()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
@@ -50,4 +61,5 @@ def test_daemon_serves_mqtt_and_says_offline_on_sigterm(tmp_path: Path):
         broker.stop()
     output = log_path.read_text()
     assert "MQTT: connected to 127.0.0.1" in output and "MQTT: stopped" in output, output[-3000:]
+    assert "again after" in output, output[-3000:]  # the reconnection was logged
     assert "ERROR moodbox.mqtt" not in output, output[-3000:]
