@@ -297,23 +297,28 @@ def main(argv=None) -> int:
                          "(after the cards were regenerated) without running the models")
     args = ap.parse_args(argv)
     nice_self()
+    path = METRICS / "robustness.json"
+    saved = json.loads(path.read_text()) if path.exists() else {"models": []}
+    for r in saved["models"]:        # older files: one command for all models
+        r.setdefault("command", saved.get("command", ""))
     if args.cards_only:
-        saved = json.loads((METRICS / "robustness.json").read_text())
-        command, results = saved["command"], saved["models"]
+        results = saved["models"]
     else:
         command = "python -m convert.robustness " + " ".join(
             ["--models", *args.models, "--n", str(args.n)])
-        results = [evaluate(name, args.n) for name in args.models]
-        write_json(METRICS / "robustness.json", {"command": command, "seed": SEED,
-                                                 "band_height": BAND_HEIGHT, "models": results})
-    md = ["# Robustness of the shipped models", "", f"Command: `{command}`", ""]
+        fresh = [{**evaluate(name, args.n), "command": command} for name in args.models]
+        # keep the figures of the models not measured this time
+        results = [r for r in saved["models"] if r["model"] not in args.models] + fresh
+        write_json(path, {"seed": SEED, "band_height": BAND_HEIGHT, "models": results})
+    md = ["# Robustness of the shipped models", ""]
     for res in results:
-        md += [f"## {res['model']} ({res['task']}, n={res['n']})", "", *table(res), ""]
+        md += [f"## {res['model']} ({res['task']}, n={res['n']})", "", f"Command: `{res['command']}`", "",
+               *table(res), ""]
     (METRICS / "robustness.md").write_text("\n".join(md))
     for task in sorted({r["task"] for r in results}):
         plot(results, task, METRICS / f"robustness_{task}.png")
     for res in results:
-        if update_card(res["model"], card_section(res, command)):
+        if update_card(res["model"], card_section(res, res["command"])):
             log(f"card section updated: models_tflite/cards/{res['model']}.md")
         else:
             log(f"no card models_tflite/cards/{res['model']}.md yet: section not written")
