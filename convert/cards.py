@@ -260,8 +260,10 @@ def notice(m):
              "versions and sha256 checks (see convert/sources.py). Licences and attribution:", ""]
     for name, e in m["models"].items():
         s = e["source"]
+        origin = (f"PyPI {s['package']}=={s['version']} ({s['archive']}), {s['member']}" if "package" in s
+                  else f"trained in this project ({s.get('trained')}, run {s.get('run')}); {s.get('data')}")
         lines += [f"* {e['file']} ({name})",
-                  f"  Source: PyPI {s['package']}=={s['version']} ({s['archive']}), {s['member']}",
+                  f"  Source: {origin}",
                   f"  Licence: {e['license']}",
                   f"  {e['attribution']}", ""]
     lines += [
