@@ -242,7 +242,9 @@ def ship(run: str, name: str) -> None:
     update_manifest(name, entry)
     write_json(METRICS / f"{name}.json", {**rep, "command": f"python -m convert.train export {run}"})
     write_card(name, cfg, rep, summary)
-    log(f"shipped {dest.relative_to(ROOT)} as manifest model {name!r}")
+    from ..cards import notice
+    (OUT / "NOTICE").write_text(notice(load_manifest()))
+    log(f"shipped {dest.relative_to(ROOT)} as manifest model {name!r} (manifest, metrics, card, NOTICE)")
 
 
 def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
