@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from .common import (METRICS, OUT, ROOT, WORK, extract_member, load_manifest, log, sha256_file,
+from .common import (METRICS, OUT, ROOT, WORK, extract_member, full_int8, load_manifest, log, sha256_file,
                      source_entry, update_manifest, write_json)
 from .data import seeded_subset, utk_list
 from .sources import AGE
@@ -199,17 +199,7 @@ def build():
     calib = to_float(chips, spec)
     log(f"representative dataset: {len(calib)} UTKFace train crops ({missed} undetected skipped)")
 
-    def rep():
-        for i in range(len(calib)):
-            yield [calib[i:i + 1]]
-
-    conv = tf.lite.TFLiteConverter.from_saved_model(str(SAVED))
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    INT8_TFLITE.write_bytes(conv.convert())
+    INT8_TFLITE.write_bytes(full_int8(tf.lite.TFLiteConverter.from_saved_model(str(SAVED)), calib))
     log(f"int8 tflite -> {INT8_TFLITE.relative_to(ROOT)} ({INT8_TFLITE.stat().st_size} B)")
     write_manifest_entry(spec, margin, len(calib))
 

@@ -117,3 +117,20 @@ def nice_self():
         os.nice(10)
     except OSError:
         pass
+
+
+def full_int8(converter, calib) -> bytes:
+    """Full-integer int8 TFLite (int8 input and output) from a TFLiteConverter, with the rows of
+    `calib` (float32, the float model's input domain) as the representative dataset."""
+    import tensorflow as tf
+
+    def rep():
+        for i in range(len(calib)):
+            yield [calib[i:i + 1]]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = rep
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()

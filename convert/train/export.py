@@ -16,7 +16,7 @@ import shutil
 
 import numpy as np
 
-from ..common import METRICS, OUT, ROOT, load_manifest, log, sha256_file, update_manifest, write_json
+from ..common import METRICS, OUT, ROOT, full_int8, load_manifest, log, sha256_file, update_manifest, write_json
 from ..data import EMOTION_LABELS
 from . import losses
 from .datasets import age_margin, to_model_input
@@ -51,17 +51,7 @@ def device_model(model, cfg: TrainConfig):
 def to_int8(model, calib_x: np.ndarray, path) -> None:
     import tensorflow as tf
 
-    def rep():
-        for i in range(len(calib_x)):
-            yield [calib_x[i:i + 1]]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    path.write_bytes(conv.convert())
+    path.write_bytes(full_int8(tf.lite.TFLiteConverter.from_keras_model(model), calib_x))
     log(f"int8 tflite -> {path} ({path.stat().st_size} B)")
 
 
