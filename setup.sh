@@ -85,12 +85,12 @@ REQUIREMENTS="$ROOT/requirements.txt"
 [ "$MODE" = "test" ] && REQUIREMENTS="$ROOT/requirements-dev.txt"
 STAMP="$VENV/.moodbox-installed"
 WANT="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.txt" "$REQUIREMENTS" | sha256sum | cut -c1-16)"
-if [ ! -f "$STAMP" ] || ! grep -qx "$WANT" "$STAMP"; then
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
     say "installing Python packages from $(basename "$REQUIREMENTS")"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
-    echo "$WANT" >> "$STAMP"
+    echo "$WANT" > "$STAMP"  # only the last install counts: an older hash must not match again
 else
     say "Python packages up to date"
 fi
