@@ -1,4 +1,4 @@
-"""python -m convert.train {emotion,age,export,ship,calibrate-age} ...  (see --help)"""
+"""python -m convert.train {emotion,age,export,ship,ensemble,summary,calibrate-age} ...  (see --help)"""
 from __future__ import annotations
 
 import argparse
@@ -80,6 +80,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("ship", help="copy a run that beats the shipped model into models_tflite/")
     p.add_argument("run")
     p.add_argument("--name", required=True, help="new manifest name, e.g. emotion_cnn, age_wrn")
+    p = sub.add_parser("ensemble", help="evaluate averages of int8 models, with and without flips")
+    p.add_argument("task", choices=["emotion", "age"])
+    p.add_argument("--members", nargs="+", required=True, help="manifest model names or exported runs")
+    p.add_argument("--weights", nargs="+", type=float, default=None)
     p = sub.add_parser("summary", help="markdown table of all exported runs")
     p.add_argument("task", choices=["emotion", "age"])
     p = sub.add_parser("calibrate-age", help="refit the values table of a softmax-expectation age model")
@@ -101,6 +105,9 @@ def main(argv=None) -> int:
     elif args.cmd == "ship":
         from .export import ship
         ship(args.run, args.name)
+    elif args.cmd == "ensemble":
+        from .ensemble import evaluate
+        evaluate(args.task, args.members, args.weights)
     elif args.cmd == "summary":
         from .export import summary_table
         print("\n".join(summary_table(args.task)))

@@ -1,0 +1,162 @@
+"""Ensembles and test-time flip averaging of int8 models, on the same validation images.
+
+    python -m convert.train ensemble emotion --members emotion emotion-resnet-ft1
+    python -m convert.train ensemble age --members age age_wrn --weights 1 2
+
+A member is a manifest model name (models_tflite/) or a training run with an exported
+model_int8.tflite (convert/work/train/RUN). Every non-empty subset of the members is evaluated
+with and without flip averaging: probabilities (emotion) or years (age) are averaged, weighted
+by --weights. Cost per face is the sum of the members' times, doubled with flips, measured side
+by side on one thread. Writes convert/work/train/ensembles/<task>.{json,md}.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import numpy as np
+
+from ..common import OUT, load_manifest, log, write_json
+from ..data import EMOTION_LABELS
+from ..robustness import ShippedModel
+from .export import TARGETS
+from .loop import RUNS, emotion_report, years_report
+
+
+class Member(ShippedModel):
+    """A manifest model, or an exported run read through its manifest_entry.json."""
+
+    def __init__(self, name: str):
+        models = load_manifest()["models"]
+        if name in models:
+            super().__init__(name)
+            self.path = OUT / self.entry["file"]
+            return
+        folder = RUNS / name
+        entry_path, path = folder / "manifest_entry.json", folder / "model_int8.tflite"
+        if not (entry_path.exists() and path.exists()):
+            raise SystemExit(f"{name!r} is neither a manifest model ({', '.join(sorted(models))}) nor an "
+                             f"exported run (run `python -m convert.train export {name}`)")
+        from ..tfl import TFL
+        self.name, self.path = name, path
+        self.entry = json.loads(entry_path.read_text())
+        self.task = self.entry["task"]
+        self.size = int(self.entry["input"]["size"][0])
+        self.color = str(self.entry["input"].get("color", "RGB")).lower()
+        self.labels = self.entry["output"].get("labels")
+        self.net = TFL(path)
+
+    def fit(self, x_u8: np.ndarray) -> np.ndarray:
+        """Validation crops resized to this model's input (FER 48x48 -> the 64x64 of the borrowed model)."""
+        if x_u8.shape[1] == self.size:
+            return x_u8
+        from PIL import Image
+        def resize(img: np.ndarray) -> np.ndarray:
+            im = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
+            out = np.asarray(im.resize((self.size, self.size), Image.BILINEAR))
+            return out[..., None] if out.ndim == 2 else out
+        return np.stack([resize(img) for img in x_u8])
+
+    def predict(self, x_u8: np.ndarray, flip: bool) -> np.ndarray:
+        """Probabilities in EMOTION_LABELS order (emotion) or years (age)."""
+        x = self.fit(x_u8)
+        out = self(x[:, :, ::-1] if flip else x)
+        if self.task != "emotion":
+            return out
+        p = np.clip(out.astype(np.float64), 0, None)
+        p /= np.maximum(p.sum(1, keepdims=True), 1e-12)
+        order = [self.labels.index(label) for label in EMOTION_LABELS]
+        return p[:, order]
+
+    def ms_per_face(self, x_u8: np.ndarray, n: int = 200, rounds: int = 3) -> float:
+        x = self.normalize(self.fit(x_u8[:n]))
+        self.net(x[:3])
+        times = []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            self.net(x)
+            times.append((time.perf_counter() - t) / len(x) * 1000)
+        return float(np.median(times))
+
+
+def combine(outputs: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    w = np.asarray(weights, np.float64) / float(np.sum(weights))
+    return sum(wi * o for wi, o in zip(w, outputs))
+
+
+def report(task: str, out: np.ndarray, y: np.ndarray) -> dict:
+    rep = emotion_report(out, y) if task == "emotion" else years_report(out, y)
+    return {k: v for k, v in rep.items() if k != "score"}
+
+
+def passes(task: str, rep: dict, ms: float) -> bool:
+    t = TARGETS[task]
+    ok = ms <= TARGETS["latency_ms_max"]
+    if task == "emotion":
+        return ok and rep["accuracy"] >= t["accuracy_min"] and rep["macro_f1"] >= t["macro_f1_min"] \
+            and rep["min_recall"] >= t["class_recall_min"]
+    return ok and rep["mae"] <= t["mae_max"] and rep["max_abs_band_bias"] <= t["band_bias_abs_max"]
+
+
+def row(task: str, label: str, rep: dict, ms: float) -> str:
+    if task == "emotion":
+        return (f"| {label} | {rep['accuracy']:.4f} | {rep['macro_f1']:.4f} | {rep['min_recall']:.3f} | "
+                f"{ms:.2f} | {'yes' if passes(task, rep, ms) else 'no'} |")
+    bands = " | ".join(f"{b['mean_signed_error']:+.2f}" for b in rep["bands"].values())
+    return (f"| {label} | {rep['mae']:.3f} | {rep['cs5']:.3f} | {bands} | {ms:.2f} | "
+            f"{'yes' if passes(task, rep, ms) else 'no'} |")
+
+
+def header(task: str) -> list[str]:
+    if task == "emotion":
+        head = "| members | accuracy | macro-F1 | min class recall | ms/face (x86, 1 thread) | all targets |"
+    else:
+        head = ("| members | MAE | CS5 | bias 0-12 | bias 13-19 | bias 20-39 | bias 40-59 | bias 60+ | "
+                "ms/face (x86, 1 thread) | all targets |")
+    return [head, "|" + "---|" * (head.count("|") - 1)]
+
+
+def evaluate(task: str, names: list[str], weights: list[float] | None = None) -> dict:
+    from .datasets import age_split, emotion_split
+    weights = weights or [1.0] * len(names)
+    if len(weights) != len(names):
+        raise SystemExit(f"{len(weights)} weights for {len(names)} members")
+    members = [Member(n) for n in names]
+    for m in members:
+        if m.task != task:
+            raise SystemExit(f"{m.name} is a {m.task} model, not {task}")
+    val = emotion_split("test") if task == "emotion" else age_split("heldout")
+    log(f"{task}: {len(val)} validation images, members {', '.join(names)}")
+    outputs: dict[tuple[str, bool], np.ndarray] = {}
+    for m in members:
+        for flip in (False, True):
+            outputs[(m.name, flip)] = m.predict(val.x, flip)
+            log(f"  {m.name}{' flipped' if flip else ''}: {len(val)} images")
+    ms = {m.name: m.ms_per_face(val.x) for m in members}
+    rows, results = header(task), []
+    for k in range(1, len(members) + 1):
+        for subset in itertools.combinations(range(len(members)), k):
+            for flip in (False, True):
+                picked = [members[i].name for i in subset]
+                outs = [outputs[(n, False)] for n in picked]
+                if flip:
+                    outs = [0.5 * (o + outputs[(n, True)]) for o, n in zip(outs, picked)]
+                rep = report(task, combine(outs, [weights[i] for i in subset]), val.y)
+                cost = sum(ms[n] for n in picked) * (2 if flip else 1)
+                label = " + ".join(f"{n}" + (f" x{weights[i]:g}" if len(set(weights)) > 1 else "")
+                                   for n, i in zip(picked, subset)) + (" (+flip)" if flip else "")
+                results.append({"members": picked, "weights": [weights[i] for i in subset], "flip": flip,
+                                "report": rep, "ms_per_face": cost, "all_targets": passes(task, rep, cost)})
+                rows.append(row(task, label, rep, cost))
+                log(rows[-1])
+    out = {"task": task, "n_val": len(val), "ms_per_member": ms, "results": results, "table": rows,
+           "machine": "workstation x86-64 (2 shared cores), tflite-runtime 2.14.0, 1 thread",
+           "command": f"python -m convert.train ensemble {task} --members {' '.join(names)}"
+                      + (f" --weights {' '.join(f'{w:g}' for w in weights)}" if len(set(weights)) > 1 else "")}
+    folder = RUNS / "ensembles"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / f"{task}.json", out)
+    (folder / f"{task}.md").write_text("\n".join(rows) + "\n")
+    log(f"-> {folder / task}.json / .md")
+    return out
