@@ -3,10 +3,12 @@
 #
 #   ./setup.sh            install system packages, the .venv with the `moodbox` command, the demo library
 #   ./setup.sh --run      ... then start the daemon in the foreground on the embedded defaults
-#   ./setup.sh --test     ... plus the test tools (mosquitto, openssl), then run the test suite
+#   ./setup.sh --test     ... plus the test tools (mosquitto, openssl) and, on x86-64, the
+#                         training toolchain in convert/.venv; then run the test suite
 #   ./setup.sh --service  ... then install and start the systemd service (user moodbox, /etc/moodbox)
 #
 # Options: --no-apt (skip apt-get; for machines set up by hand), --help.
+# MOODBOX_TEST_TRAINING=0 ./setup.sh --test leaves out convert/.venv (its smoke tests then skip).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -97,6 +99,26 @@ fi
 "$VENV/bin/python" -c 'import numpy, sys; sys.exit(0 if int(numpy.__version__.split(".")[0]) < 2 else 1)' \
     || die "numpy >= 2 in the venv; tflite-runtime and picamera2 need numpy < 2"
 "$VENV/bin/moodbox" check-config --quiet "$ROOT/config.yaml"
+
+# --- training toolchain for the tests (workstation only, never on the Pi) ----
+# convert/.venv holds TensorFlow for convert/ (conversion, training); the test suite runs a
+# one-minute training smoke run with it. x86-64 only: the Pi never trains.
+if [ "$MODE" = "test" ] && [ "${MOODBOX_TEST_TRAINING:-1}" != 0 ] && [ "$(uname -m)" = "x86_64" ]; then
+    CONVERT_VENV="$ROOT/convert/.venv"
+    CONVERT_STAMP="$CONVERT_VENV/.moodbox-installed"
+    CONVERT_WANT="$(sha256sum < "$ROOT/convert/requirements.txt" | cut -c1-16)"
+    if [ "$(cat "$CONVERT_STAMP" 2>/dev/null)" != "$CONVERT_WANT" ]; then
+        say "installing the training toolchain into convert/.venv (TensorFlow, a few minutes; MOODBOX_TEST_TRAINING=0 skips it)"
+        [ -x "$CONVERT_VENV/bin/python" ] || "$PYTHON" -m venv "$CONVERT_VENV"
+        "$CONVERT_VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+        "$CONVERT_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$ROOT/convert/requirements.txt"
+        echo "$CONVERT_WANT" > "$CONVERT_STAMP"
+    else
+        say "training toolchain (convert/.venv) up to date"
+    fi
+elif [ "$MODE" = "test" ]; then
+    say "no training toolchain here ($(uname -m), MOODBOX_TEST_TRAINING=${MOODBOX_TEST_TRAINING:-1}): the training smoke tests skip"
+fi
 
 # --- demo library (played when the configured music folders are empty) -------
 "$VENV/bin/moodbox" demo-library
