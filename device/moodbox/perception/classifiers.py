@@ -1,8 +1,9 @@
 """Face classifiers on an aligned crop: emotion probabilities and age in years."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from moodbox.perception.detector import Detection
 from moodbox.perception.errors import ModelError
 from moodbox.perception.geometry import aligned_crop, eye_angle
+from moodbox.perception.manifest import Manifest
 from moodbox.perception.model import TfliteModel
 from moodbox.readings import EMOTIONS
 
@@ -35,6 +37,7 @@ class FaceModel:
 
     def __init__(self, path: Path, name: str, entry: dict[str, Any], threads: int = 1):
         spec_in, spec_out = entry["input"], entry["output"]
+        self.name = name
         self.model = TfliteModel(path, name, spec_in, threads)
         self.color = str(spec_in.get("color", "RGB")).lower()
         if COLORS.get(self.color) != self.model.channels:
@@ -68,8 +71,17 @@ class FaceModel:
             return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         return image
 
-    def output(self, frame_bgr: np.ndarray, face: Detection | None) -> np.ndarray:
-        return self.model.run(self.crop(frame_bgr, face))[0].reshape(-1).astype(np.float64)
+    def output(self, frame_bgr: np.ndarray, face: Detection | None, flip: bool = False) -> np.ndarray:
+        """The flat model output for the face; flip: on the horizontally mirrored crop."""
+        crop = self.crop(frame_bgr, face)
+        if flip:
+            crop = cv2.flip(crop, 1).reshape(crop.shape)  # keeps the channel axis of gray crops
+        return self.model.run(crop)[0].reshape(-1).astype(np.float64)
+
+    @property
+    def timing_ms(self) -> float:
+        """Mean time of one inference (moving average, 0.0 before the first)."""
+        return self.model.timing.value
 
 
 class EmotionModel(FaceModel):
@@ -85,8 +97,8 @@ class EmotionModel(FaceModel):
             raise ModelError(f"{path}: {len(labels)} labels in the manifest but the model outputs {self.output_size} values")
         self.labels = labels
 
-    def predict(self, frame_bgr: np.ndarray, face: Detection | None) -> dict[str, float]:
-        probs = as_probabilities(self.output(frame_bgr, face), self.activation)
+    def predict(self, frame_bgr: np.ndarray, face: Detection | None, flip: bool = False) -> dict[str, float]:
+        probs = as_probabilities(self.output(frame_bgr, face, flip), self.activation)
         by_label = dict(zip(self.labels, probs.tolist()))
         return {emotion: float(by_label.get(emotion, 0.0)) for emotion in EMOTIONS}
 
@@ -112,8 +124,84 @@ class AgeModel(FaceModel):
         else:
             raise ModelError(f"{path}: unknown age decode {self.decode!r} (softmax_expectation or regression)")
 
-    def predict(self, frame_bgr: np.ndarray, face: Detection | None) -> float:
-        output = self.output(frame_bgr, face)
+    def predict(self, frame_bgr: np.ndarray, face: Detection | None, flip: bool = False) -> float:
+        output = self.output(frame_bgr, face, flip)
         if self.decode == "regression":
             return max(0.0, float(output[0]))
         return float(np.dot(as_probabilities(output, self.activation), self.values))
+
+
+Member = TypeVar("Member", EmotionModel, AgeModel)
+
+
+class Ensemble(Generic[Member]):
+    """Models of one task on the same face, averaged with weights; flip: each also on the mirrored crop."""
+
+    def __init__(self, name: str, members: Sequence[Member], weights: Sequence[float] | None = None,
+                 flip: bool = False):
+        weights = [1.0] * len(members) if weights is None else [float(w) for w in weights]
+        if not members or len(weights) != len(members) or min(weights) <= 0:
+            raise ModelError(f"ensemble {name!r}: needs members and one positive weight each "
+                             f"({len(members)} members, weights {weights})")
+        self.name = name
+        self.members = list(members)
+        self.weights = [w / sum(weights) for w in weights]
+        self.flip = flip
+
+    def _mean(self, one: Callable[[Member, bool], np.ndarray]) -> np.ndarray:
+        total = np.zeros(1)  # broadcasts to the members' output shape
+        for member, weight in zip(self.members, self.weights):
+            value = one(member, False)
+            if self.flip:
+                value = (value + one(member, True)) / 2
+            total = total + weight * value
+        return total
+
+    @property
+    def timing_ms(self) -> float:
+        """Mean time of one face: the members' times added, doubled with flip."""
+        return sum(member.timing_ms for member in self.members) * (2 if self.flip else 1)
+
+
+class EmotionEnsemble(Ensemble[EmotionModel]):
+    """Weighted mean of the members' emotion probabilities."""
+
+    def predict(self, frame_bgr: np.ndarray, face: Detection | None) -> dict[str, float]:
+        def one(member: EmotionModel, flip: bool) -> np.ndarray:
+            probs = member.predict(frame_bgr, face, flip)
+            return np.array([probs[emotion] for emotion in EMOTIONS])
+
+        return dict(zip(EMOTIONS, self._mean(one).tolist()))
+
+
+class AgeEnsemble(Ensemble[AgeModel]):
+    """Weighted mean of the members' ages in years."""
+
+    def predict(self, frame_bgr: np.ndarray, face: Detection | None) -> float:
+        return float(self._mean(lambda member, flip: np.array([member.predict(frame_bgr, face, flip)]))[0])
+
+
+def _check_task(manifest: Manifest, name: str, task: str) -> None:
+    found = manifest.entry(name).get("task")
+    if found != task:
+        raise ModelError(f"{manifest.path}: model {name!r} has task {found!r}; an {task} model or ensemble is needed")
+
+
+def build_emotion_model(manifest: Manifest, name: str, threads: int = 1) -> EmotionModel | EmotionEnsemble:
+    """The emotion model or ensemble called `name` in the manifest, every file checked against its sha256."""
+    _check_task(manifest, name, "emotion")
+    spec = manifest.ensemble(name)
+    if spec is None:
+        return EmotionModel(manifest.verified_file(name), name, manifest.entry(name), threads)
+    members = [EmotionModel(manifest.verified_file(m), m, manifest.entry(m), threads) for m in spec.members]
+    return EmotionEnsemble(name, members, spec.weights, spec.flip)
+
+
+def build_age_model(manifest: Manifest, name: str, threads: int = 1) -> AgeModel | AgeEnsemble:
+    """The age model or ensemble called `name` in the manifest, every file checked against its sha256."""
+    _check_task(manifest, name, "age")
+    spec = manifest.ensemble(name)
+    if spec is None:
+        return AgeModel(manifest.verified_file(name), name, manifest.entry(name), threads)
+    members = [AgeModel(manifest.verified_file(m), m, manifest.entry(m), threads) for m in spec.members]
+    return AgeEnsemble(name, members, spec.weights, spec.flip)

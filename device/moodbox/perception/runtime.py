@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from moodbox.perception.classifiers import AgeModel, EmotionModel
+from moodbox.perception.classifiers import build_age_model, build_emotion_model
 from moodbox.perception.detector import Detection, FaceDetector
 from moodbox.perception.errors import FrameError
 from moodbox.perception.manifest import Manifest
@@ -54,9 +54,9 @@ class Perception:
         detector_name = manifest.detector_name(detector)
         self.detector = FaceDetector(manifest.verified_file(detector_name), detector_name,
                                      manifest.entry(detector_name), threads)
-        self.emotion = EmotionModel(manifest.verified_file(emotion_model), emotion_model,
-                                    manifest.entry(emotion_model), threads)
-        self.age = AgeModel(manifest.verified_file(age_model), age_model, manifest.entry(age_model), threads)
+        # a single model or an ensemble of several (same predict, name and timing_ms)
+        self.emotion = build_emotion_model(manifest, emotion_model, threads)
+        self.age = build_age_model(manifest, age_model, threads)
         self.min_face_score = min_face_score
         self.min_face_size = min_face_size
         self.max_faces = max_faces
@@ -111,6 +111,7 @@ class Perception:
         """Mean time of one inference of each model over its last 50 runs, in ms (0.0 before it ran).
 
         Per call: emotion and age run once per face, the detector tiles^2 + 1 times per frame when tiles > 1.
+        An ensemble's time is that of one face: its members' times added, doubled with flip.
         """
-        return {"detector": self.detector.model.timing.value, "emotion": self.emotion.model.timing.value,
-                "age": self.age.model.timing.value}
+        return {"detector": self.detector.model.timing.value, "emotion": self.emotion.timing_ms,
+                "age": self.age.timing_ms}
