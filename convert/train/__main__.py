@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     p.add_argument("task", choices=["emotion", "age"])
     p.add_argument("--members", nargs="+", required=True, help="manifest model names or exported runs")
     p.add_argument("--weights", nargs="+", type=float, default=None)
+    p.add_argument("--ship", default=None, metavar="NAME",
+                   help="add the --members ensemble (with --flip) to the manifest under NAME if it beats the shipped model")
+    p.add_argument("--flip", action="store_true", help="with --ship: the flip-averaged variant")
     p = sub.add_parser("summary", help="markdown table of all exported runs")
     p.add_argument("task", choices=["emotion", "age"])
     p = sub.add_parser("calibrate-age", help="refit the values table of a softmax-expectation age model")
@@ -107,7 +110,11 @@ def main(argv=None) -> int:
         ship(args.run, args.name)
     elif args.cmd == "ensemble":
         from .ensemble import evaluate
-        evaluate(args.task, args.members, args.weights)
+        if args.ship:
+            from .ensemble import ship as ship_ensemble
+            ship_ensemble(args.task, args.ship, args.members, args.flip)
+        else:
+            evaluate(args.task, args.members, args.weights)
     elif args.cmd == "summary":
         from .export import summary_table
         print("\n".join(summary_table(args.task)))

@@ -8,6 +8,12 @@ model_int8.tflite (convert/work/train/RUN). Every non-empty subset of the member
 with and without flip averaging: probabilities (emotion) or years (age) are averaged, weighted
 by --weights. Cost per face is the sum of the members' times, doubled with flips, measured side
 by side on one thread. Writes convert/work/train/ensembles/<task>.{json,md}.
+
+    python -m convert.train ensemble emotion --members emotion emotion_cnn --flip --ship emotion_mix
+
+adds an evaluated ensemble of manifest models to the manifest (no file of its own; the device
+averages its members, see device/moodbox/perception/classifiers.py), with metrics and NOTICE,
+only if it beats the shipped model alone on the same images.
 """
 from __future__ import annotations
 
@@ -160,3 +166,46 @@ def evaluate(task: str, names: list[str], weights: list[float] | None = None) ->
     (folder / f"{task}.md").write_text("\n".join(rows) + "\n")
     log(f"-> {folder / task}.json / .md")
     return out
+
+
+def ship(task: str, name: str, members: list[str], flip: bool) -> None:
+    """Add the evaluated ensemble `members` (+flip) to the manifest as `name`: only manifest models
+    can be members, and only if it beats the shipped model alone on the same images."""
+    from ..cards import notice
+    from ..common import METRICS
+    from .export import BASELINE
+    path = RUNS / "ensembles" / f"{task}.json"
+    if not path.exists():
+        raise SystemExit(f"{path}: missing, run `python -m convert.train ensemble {task} --members ...` first")
+    data = json.loads(path.read_text())
+    models = load_manifest()["models"]
+    unknown = [m for m in members if m not in models]
+    if unknown:
+        raise SystemExit(f"ship the members first ({', '.join(unknown)} not in the manifest)")
+    pick = [r for r in data["results"] if r["members"] == members and r["flip"] == flip]
+    base = [r for r in data["results"] if r["members"] == [BASELINE[task]] and not r["flip"]]
+    if not pick or not base:
+        raise SystemExit(f"{path} has no result for {members} flip={flip} and the shipped "
+                         f"{BASELINE[task]} alone: evaluate them together first")
+    rep, b = pick[0]["report"], base[0]["report"]
+    better = ({"accuracy": rep["accuracy"] > b["accuracy"], "macro_f1": rep["macro_f1"] > b["macro_f1"]}
+              if task == "emotion" else
+              {"mae": rep["mae"] < b["mae"], "band_bias": rep["max_abs_band_bias"] < b["max_abs_band_bias"]})
+    if not all(better.values()):
+        raise SystemExit(f"not shipped: the ensemble does not beat the shipped {BASELINE[task]} {better}")
+    key = "accuracy" if task == "emotion" else "mae"
+    entry = {"task": task,
+             "ensemble": {"members": members, "weights": pick[0]["weights"], "flip": flip},
+             "description": (f"average of {' + '.join(members)}" + (", each also on the mirrored crop" if flip else "")
+                             + f": {pick[0]['ms_per_face']:.1f} ms/face on the x86 workstation, 1 thread"),
+             "metrics": {"dataset": "FER2013 PublicTest, all images" if task == "emotion"
+                         else "UTKFace dev held-out part", "int8": {key: rep[key]},
+                         "details": f"metrics/{name}.json"}}
+    from ..common import update_manifest
+    update_manifest(name, entry)
+    write_json(METRICS / f"{name}.json", {"task": task, "name": name, "ensemble": entry["ensemble"],
+                                           "report": rep, "baseline": b, "ms_per_face": pick[0]["ms_per_face"],
+                                           "all_targets": pick[0]["all_targets"], "table": data["table"],
+                                           "machine": data["machine"], "command": data["command"]})
+    (OUT / "NOTICE").write_text(notice(load_manifest()))
+    log(f"manifest model {name!r}: {entry['description']} ({key} {rep[key]:.4f}, shipped alone {b[key]:.4f})")
