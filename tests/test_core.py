@@ -424,3 +424,42 @@ def test_a_child_coming_in_gets_a_new_queue_without_explicit_tracks(start_core) 
     mood = h.events.wait_for("mood", lambda d: d["faces"] == 2, mark)
     assert "child" in mood["age_groups"] and mood["emotion"] == "neutral"  # the same mood...
     first_track_started(h, mark)  # ...but a new queue, made knowing a child is there
+
+
+def test_a_folder_of_unreadable_files_falls_back_to_the_demo_library(start_core, tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Audio files that the scanner cannot read count as no music: the demo library plays, and says why.
+    It stays in while the folder holds nothing playable, and leaves once a real track is there."""
+    import numpy as np
+    import soundfile as sf
+
+    caplog.set_level(logging.INFO, logger="moodbox")
+    broken, demo = tmp_path / "broken-music", tmp_path / "demo"
+    broken.mkdir()
+    for number in range(3):
+        (broken / f"song{number}.mp3").write_bytes(os.urandom(4096))
+    h = start_core(library={"path": [str(broken)]})
+    first_track_started(h)
+    assert Path(h.playing_path() or "").is_relative_to(demo)
+    library = h.core.snapshot()["library"]
+    assert library["demo"] is True and library["tracks"] >= 10 and library["failed"] == 3
+    assert library["roots"] == [str(broken), str(demo)]
+    assert (f"no playable track in library.path ({broken}): 3 audio files skipped as unreadable" in caplog.text
+            and f"playing the demo library {demo} instead" in caplog.text)
+    assert f"library: skipped {broken / 'song0.mp3'}" in caplog.text
+
+    # A rescan keeps the demo indexed throughout: nothing is dropped and added again.
+    since = h.events.mark()
+    h.core.rescan_library()
+    again = h.events.wait_for("library", lambda d: d.get("status") == "ready", since)
+    assert again["demo"] is True and again["tracks"] == library["tracks"]
+    assert (again["added"], again["removed"], again["failed"]) == (0, 0, 3)
+
+    # One readable track: the folder is used again and the demo is left out.
+    t = np.arange(8000) / 8000
+    sf.write(str(broken / "good.flac"), (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+    since = h.events.mark()
+    h.core.rescan_library()
+    fixed = h.events.wait_for("library", lambda d: d.get("status") == "ready", since)
+    assert fixed["demo"] is False and fixed["roots"] == [str(broken)] and fixed["tracks"] == 1
+    assert "library.path has playable music again" in caplog.text

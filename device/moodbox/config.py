@@ -75,6 +75,18 @@ class AudioConfig(Section):
     start_volume: int = Field(40, ge=0, le=100)
     max_volume: int = Field(70, ge=0, le=100)
     mpv_path: str = "mpv"
+    # Loudness normalisation from the files' ReplayGain tags: track | album (else track) | off.
+    replaygain: Literal["track", "album", "off"] = "track"
+    replaygain_preamp_db: float = Field(0.0, ge=-15, le=15)
+    # Gain for files without ReplayGain tags. -6 dB: tagged pop/rock masters usually get -6 to -10 dB,
+    # so an untagged loud master is not much louder than tagged tracks, and a quiet one stays audible.
+    # Never above 0: a fallback gain has no peak to keep it from clipping.
+    replaygain_fallback_db: float = Field(-6.0, ge=-30, le=0)
+
+    @field_validator("replaygain", mode="before")
+    @classmethod
+    def _off_as_text(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML reads a bare `off` (or `no`) as false
 
     @field_validator("max_volume")
     @classmethod

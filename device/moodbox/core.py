@@ -721,28 +721,41 @@ class Core:
         self._scan_thread.start()
 
     def _library_roots(self) -> tuple[list[Path], bool]:
-        """The configured folders that hold music, or else the demo library (generated when missing)."""
-        from moodbox.music.demo import MARKER, make_demo_library
-
+        """The configured folders that hold audio files, or else the demo library (generated when missing)."""
         roots = [p for p in self.config.library_paths if _has_audio(p)]
         if roots:
             return roots, False
-        demo = self.config.resolve_path(self.config.library.demo_path)
-        spare = self.state_dir / "demo-library"  # where it goes when demo_path cannot be written
-        if not (demo / MARKER).exists() and (spare / MARKER).exists():
-            demo = spare
+        demo = self._demo_library()
         log.warning("no music found in library.path (%s); playing the demo library %s instead. "
                     "Put music there or set library.path in the config.",
                     ", ".join(str(p) for p in self.config.library_paths) or "empty", demo)
+        return [demo], True
+
+    def _demo_dir(self) -> Path:
+        """library.demo_path, or the copy in state_dir made when that folder could not be written."""
+        from moodbox.music.demo import MARKER
+
+        demo = self.config.resolve_path(self.config.library.demo_path)
+        spare = self.state_dir / "demo-library"
+        if not (demo / MARKER).exists() and (spare / MARKER).exists():
+            return spare
+        return demo
+
+    def _demo_library(self) -> Path:
+        """The demo library's folder, generated first when it is missing or incomplete."""
+        from moodbox.music.demo import MARKER, make_demo_library
+
+        demo = self._demo_dir()
         if not (demo / MARKER).exists():  # the marker is written last: a run cut short is completed
             log.info("generating the demo library in %s (once)", demo)
             try:
                 make_demo_library(demo)
             except OSError as exc:  # e.g. read-only under systemd's ProtectSystem=strict
+                spare = self.state_dir / "demo-library"
                 log.warning("cannot write the demo library to %s (%s); writing it to %s", demo, exc, spare)
                 make_demo_library(spare)
                 demo = spare
-        return [demo], True
+        return demo
 
     def _scan(self) -> None:
         """Bring the index in line with the folders (library thread); the loop hears when it is done."""
@@ -758,15 +771,38 @@ class Core:
     def _scan_once(self) -> None:
         from moodbox.music import scan_library
 
+        index = self.index
+        if index is None:
+            return  # the index could not be opened (its error state stays)
         roots, demo = self._library_roots()
-        names = [str(r) for r in roots]
-        self._publish_library({"status": "scanning", "tracks": self._library_count(), "roots": names, "demo": demo})
+        self._publish_library({"status": "scanning", "tracks": self._library_count(), "roots": [str(r) for r in roots],
+                               "demo": demo})
 
         def progress(*_: Any) -> None:
             if self._stopping.is_set():
                 raise InterruptedError("stopping")
 
-        report = scan_library(roots, self.index, progress)
+        # Audio files there but none playable: the demo library stands in. While it does, it stays
+        # indexed during the next scans (no gap in what the recommender sees).
+        extra: list[Path] = []
+        if not demo and index.count(roots) == 0 and index.count([self._demo_dir()]) > 0:
+            extra = [self._demo_dir()]
+        report = scan_library(roots + extra, index, progress)
+        if not demo and index.count(roots) == 0:
+            unreadable = sum(1 for path, _ in report.failed if any(path.is_relative_to(r) for r in roots))
+            if index.count(extra) == 0:  # not in yet, or its folder was deleted meanwhile
+                extra = [self._demo_library()]
+                report = scan_library(roots + extra, index, progress)
+            log.warning("no playable track in library.path (%s): %d audio files skipped as unreadable "
+                        "(reasons below; `moodbox scan` lists them all); playing the demo library %s instead",
+                        ", ".join(map(str, roots)), unreadable, extra[0])
+            demo = True
+        elif extra:
+            log.info("library.path has playable music again; the demo library is left out")
+            extra = []
+            report = scan_library(roots, index, progress)
+        roots = roots + extra
+        names = [str(r) for r in roots]
         tracks = self._library_count()
         if tracks == 0:
             log.warning("no playable music found in %s", ", ".join(names))

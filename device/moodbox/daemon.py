@@ -2,7 +2,8 @@
 
 Embedded defaults, each logged with what to configure for the real thing:
 - no camera          -> the bundled face pictures (camera.source: auto; open_camera says so)
-- no music folder    -> the generated demo library (library.path / library.demo_path; the core says so)
+- no music folder    -> the generated demo library (library.path / library.demo_path; the core says so),
+                        also when none of its audio files can be read
 - no sound card      -> null audio (audio.output; the player says so)
 - no MQTT broker     -> the adapter keeps retrying in the background (mqtt.*)
 """

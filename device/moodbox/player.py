@@ -132,6 +132,20 @@ def audio_args(output: str) -> list[str]:
     return [f"--audio-device={output}"]
 
 
+def replaygain_args(config: AudioConfig) -> list[str]:
+    """mpv arguments for audio.replaygain*: normalise loudness from the files' ReplayGain tags."""
+    if config.replaygain == "off":
+        return ["--replaygain=no"]  # and no fallback gain: mpv applies that even with replaygain=no
+    return [
+        f"--replaygain={config.replaygain}",
+        f"--replaygain-preamp={config.replaygain_preamp_db:g}",
+        f"--replaygain-fallback={config.replaygain_fallback_db:g}",
+        # "no" lowers a gain that would clip the tagged peak (mpv's default; its manual up to 0.37
+        # had this backwards, see mpv issue #13111), so it is spelled out here.
+        "--replaygain-clip=no",
+    ]
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the thread that started us ends (Linux)."""
     try:
@@ -319,6 +333,11 @@ class MpvPlayer:
                 return self._command(["get_property", name])
             except MpvCommandError:
                 return None
+
+    @property
+    def ipc_path(self) -> Path | None:
+        """mpv's JSON IPC socket (for diagnostics and tests); the same across restarts."""
+        return self._sock_dir / "mpv.sock" if self._sock_dir is not None else None
 
     @property
     def pid(self) -> int | None:
@@ -577,6 +596,7 @@ class MpvPlayer:
             "--volume-max=100",
             f"--volume={min(self._volume, self.config.max_volume)}",
             *output_args,
+            *replaygain_args(self.config),
         ]
         log.debug("starting %s", " ".join(args))
         try:
@@ -611,7 +631,8 @@ class MpvPlayer:
         for observe_id, name in OBSERVED.items():
             self._conn.command(["observe_property", observe_id, name])
         self._conn.command(["request_log_messages", "warn"])  # mpv's own warnings go to our log
-        log.info("mpv started (pid %d, %s)", self._proc.pid, " ".join(output_args) or "default audio output")
+        log.info("mpv started (pid %d, %s, replaygain %s)", self._proc.pid,
+                 " ".join(output_args) or "default audio output", self.config.replaygain)
 
     def _stop_process(self, grace_s: float) -> None:
         """Quit mpv, kill it if it does not go within grace_s (lock held)."""

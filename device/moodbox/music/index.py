@@ -92,9 +92,14 @@ class LibraryIndex:
         self.close()
 
     # --- reading -------------------------------------------------------------------------------
-    def count(self) -> int:
+    def count(self, roots: list[Path] | None = None) -> int:
+        """Tracks present; only those scanned under these library roots when given."""
+        where, args = PRESENT, []
+        if roots is not None:
+            args = [str(Path(os.path.expanduser(str(root)))) for root in roots]  # as the scanner stores them
+            where += f" AND root IN ({', '.join('?' * len(args))})"
         with self._lock:
-            return int(self._conn.execute(f"SELECT COUNT(*) FROM tracks WHERE {PRESENT}").fetchone()[0])
+            return int(self._conn.execute(f"SELECT COUNT(*) FROM tracks WHERE {where}", args).fetchone()[0])
 
     def tracks(self) -> list[Track]:
         with self._lock:
