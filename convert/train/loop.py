@@ -135,7 +135,8 @@ def years_report(years: np.ndarray, y: np.ndarray) -> dict:
     rep = age_report(y, years)
     rep["max_abs_band_bias"] = max(abs(b["mean_signed_error"]) for b in rep["bands"].values()
                                    if b["mean_signed_error"] is not None)
-    rep["score"] = -rep["mae"]
+    # selection follows the targets: MAE, plus every year of worst band bias beyond 3
+    rep["score"] = -(rep["mae"] + max(0.0, rep["max_abs_band_bias"] - 3.0))
     return rep
 
 
