@@ -38,7 +38,8 @@ def write_models(folder: Path, extra: dict[str, dict[str, Any]]) -> Path:
     folder.mkdir()
     data = json.loads((MODELS / "manifest.json").read_text())
     for entry in data["models"].values():
-        (folder / entry["file"]).symlink_to(MODELS / entry["file"])
+        if "file" in entry:  # ensembles have none
+            (folder / entry["file"]).symlink_to(MODELS / entry["file"])
     data["models"].update(extra)
     (folder / "manifest.json").write_text(json.dumps(data, indent=1))
     return folder

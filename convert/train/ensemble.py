@@ -196,7 +196,8 @@ def ship(task: str, name: str, members: list[str], flip: bool) -> None:
     key = "accuracy" if task == "emotion" else "mae"
     entry = {"task": task,
              "ensemble": {"members": members, "weights": pick[0]["weights"], "flip": flip},
-             "description": (f"average of {' + '.join(members)}" + (", each also on the mirrored crop" if flip else "")
+             "description": ((f"{members[0]} on the crop and on its mirror image, averaged" if len(members) == 1 else
+                              f"average of {' + '.join(members)}" + (", each also on the mirrored crop" if flip else ""))
                              + f": {pick[0]['ms_per_face']:.1f} ms/face on the x86 workstation, 1 thread"),
              "metrics": {"dataset": "FER2013 PublicTest, all images" if task == "emotion"
                          else "UTKFace dev held-out part", "int8": {key: rep[key]},

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodbox.config import REPO_ROOT
+from moodbox.config import REPO_ROOT, Config
 from moodbox.perception import Perception
 from moodbox.perception.classifiers import FaceModel
 
@@ -30,7 +30,15 @@ def images(folder: Path) -> list[Path]:
 
 
 def models(perception: Perception) -> dict[str, FaceModel]:
-    return {"emotion": perception.emotion, "age": perception.age}
+    """The configured emotion and age models; an ensemble's members one by one."""
+    found: dict[str, FaceModel] = {}
+    for task, model in (("emotion", perception.emotion), ("age", perception.age)):
+        members = getattr(model, "members", None)
+        if members is None:
+            found[task] = model
+        else:
+            found.update({f"{task}:{member.name}": member for member in members})
+    return found
 
 
 def raw_output(model: FaceModel, pixels: np.ndarray) -> np.ndarray:
@@ -120,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.kernels != "default":
         use_kernels(args.kernels)
-    perception = Perception(REPO_ROOT / "models_tflite")
+    defaults = Config().perception   # the models the box runs on its embedded defaults
+    perception = Perception(REPO_ROOT / "models_tflite", emotion_model=defaults.emotion_model,
+                            age_model=defaults.age_model)
     if args.mode == "dump":
         return dump(args.folder, args.npz, perception)
     return replay(args.folder, args.npz, perception, args.max_lsb)
