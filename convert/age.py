@@ -81,6 +81,7 @@ def detections(rows):
             cache[p.name] = None if not d else (lambda t: (t[1], t[2]))(max(d, key=lambda t: t[0]))
             if (i + 1) % 1000 == 0:
                 log(f"  BlazeFace on UTKFace: {i + 1}/{len(todo)}")
+        DETS.parent.mkdir(parents=True, exist_ok=True)   # a fresh clone has no convert/work yet
         np.savez(DETS, d=np.array(cache, dtype=object))
     return cache
 

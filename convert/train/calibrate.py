@@ -43,6 +43,7 @@ def probabilities(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     else:
         log(f"running {entry['file']} (int8, 1 thread) on {len(split)} UTKFace {part} crops")
         p = TFL(OUT / entry["file"])(model_input(split.x, entry["input"]))
+        path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, p)
     p = np.clip(p.astype(np.float64), 0.0, None)
     return p / np.maximum(p.sum(1, keepdims=True), 1e-12), split.y.astype(np.float64)
