@@ -209,4 +209,23 @@ def ship(task: str, name: str, members: list[str], flip: bool) -> None:
                                            "all_targets": pick[0]["all_targets"], "table": data["table"],
                                            "machine": data["machine"], "command": data["command"]})
     (OUT / "NOTICE").write_text(notice(load_manifest()))
+    write_card(name, entry, data, pick[0])
     log(f"manifest model {name!r}: {entry['description']} ({key} {rep[key]:.4f}, shipped alone {b[key]:.4f})")
+
+
+def write_card(name: str, entry: dict, data: dict, result: dict) -> None:
+    """models_tflite/cards/<name>.md: what the ensemble is, and every combination measured with it."""
+    members = ", ".join(f"`{m}` (cards/{m}.md)" for m in entry["ensemble"]["members"])
+    lines = [f"# {name}", "",
+             f"An ensemble entry of models_tflite/manifest.json: {entry['description']}. No file of its own; "
+             f"members: {members}, weights {entry['ensemble']['weights']}, flip {entry['ensemble']['flip']}.", "",
+             f"Validation: {entry['metrics']['dataset']}, n={data['n_val']}, int8 members with tflite-runtime; "
+             f"cost per face = the members' times added (doubled with flip), {data['machine']}.", "",
+             "Every combination measured in the same run (the shipped borrowed model alone is the first row):", "",
+             *data["table"], "",
+             f"Meets all project targets: {'yes' if result['all_targets'] else 'no'}.", "",
+             f"Commands: `{data['command']}`, then `python -m convert.train ensemble {entry['task']} --members "
+             f"{' '.join(entry['ensemble']['members'])}{' --flip' if entry['ensemble']['flip'] else ''} --ship {name}`."]
+    cards = OUT / "cards"
+    cards.mkdir(exist_ok=True)
+    (cards / f"{name}.md").write_text("\n".join(lines) + "\n")

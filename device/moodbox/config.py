@@ -46,8 +46,8 @@ class CameraConfig(Section):
 class PerceptionConfig(Section):
     models_dir: str = "models_tflite"
     detector: Literal["full_range", "short_range"] = "full_range"
-    # Which emotion / age model of the manifest to use (more may ship later).
-    emotion_model: str = "emotion"
+    # Which emotion / age model (or ensemble) of models_tflite/manifest.json to use.
+    emotion_model: str = "emotion_cnn"   # our ResNet; "emotion" = the borrowed mini-Xception
     age_model: str = "age_wrn_flip"   # our WideResNet + flip averaging; "age" = the borrowed dlib model
     threads: int = Field(1, ge=1, le=8)
     min_face_score: float = Field(0.5, ge=0, le=1)
