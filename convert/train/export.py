@@ -20,7 +20,7 @@ from ..common import METRICS, OUT, ROOT, full_int8, load_manifest, log, sha256_f
 from ..data import EMOTION_LABELS
 from . import losses
 from .datasets import age_margin, to_model_input
-from .loop import TrainConfig, brief, emotion_report, load_data, load_model, load_run, years_report
+from .loop import RUNS, TrainConfig, brief, emotion_report, load_data, load_model, load_run, years_report
 
 N_CALIB = 400
 CALIB_SEED = 20261121
@@ -280,7 +280,17 @@ def train_command(cfg: TrainConfig) -> str:
                   f"--class-power {cfg.class_power:g}"]
     if cfg.max_minutes:
         parts.append(f"--max-minutes {cfg.max_minutes:g}")
+    if cfg.init_from:
+        parts.append(f"--init-from {cfg.init_from}")
     return " ".join(parts + [f"--run {cfg.run}"])
+
+
+def command_chain(cfg: TrainConfig) -> list[str]:
+    """The training commands from scratch to this run: each --init-from run first."""
+    chain = [cfg]
+    while chain[0].init_from and (RUNS / chain[0].init_from / "run.json").exists():
+        chain.insert(0, load_run(chain[0].init_from)[0])
+    return [train_command(c) for c in chain]
 
 
 def write_card(name: str, cfg: TrainConfig, rep: dict, summary: dict) -> None:
@@ -293,7 +303,9 @@ def write_card(name: str, cfg: TrainConfig, rep: dict, summary: dict) -> None:
              f"Validation: {rep['validation']} (n={rep['n_val']}).", "",
              *rep["comparison_table"], "",
              f"Targets: {rep['targets']['passed']}", "",
-             f"Command: `{train_command(cfg)}`, then `python -m convert.train export {cfg.run}` and "
+             "Commands (each run starts from the best weights of the one before):", "",
+             *[f"    {c}" for c in command_chain(cfg)], "",
+             f"then `python -m convert.train export {cfg.run}` and "
              f"`python -m convert.train ship {cfg.run} --name {name}`.", "",
              "Caveats: the validation data above also chose the best epoch (early stopping), so the "
              "figures are slightly optimistic; the untouched test data (FER2013 PrivateTest, the "
