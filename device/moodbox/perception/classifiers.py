@@ -187,21 +187,21 @@ def _check_task(manifest: Manifest, name: str, task: str) -> None:
         raise ModelError(f"{manifest.path}: model {name!r} has task {found!r}; an {task} model or ensemble is needed")
 
 
-def build_emotion_model(manifest: Manifest, name: str, threads: int = 1) -> EmotionModel | EmotionEnsemble:
-    """The emotion model or ensemble called `name` in the manifest, every file checked against its sha256."""
-    _check_task(manifest, name, "emotion")
+def _build(manifest: Manifest, name: str, task: str, single: type, ensemble: type, threads: int):
+    """The single model or ensemble called `name`, of `task`; every file checked against its sha256."""
+    _check_task(manifest, name, task)
     spec = manifest.ensemble(name)
     if spec is None:
-        return EmotionModel(manifest.verified_file(name), name, manifest.entry(name), threads)
-    members = [EmotionModel(manifest.verified_file(m), m, manifest.entry(m), threads) for m in spec.members]
-    return EmotionEnsemble(name, members, spec.weights, spec.flip)
+        return single(manifest.verified_file(name), name, manifest.entry(name), threads)
+    members = [single(manifest.verified_file(m), m, manifest.entry(m), threads) for m in spec.members]
+    return ensemble(name, members, spec.weights, spec.flip)
+
+
+def build_emotion_model(manifest: Manifest, name: str, threads: int = 1) -> EmotionModel | EmotionEnsemble:
+    """The emotion model or ensemble called `name` in the manifest."""
+    return _build(manifest, name, "emotion", EmotionModel, EmotionEnsemble, threads)
 
 
 def build_age_model(manifest: Manifest, name: str, threads: int = 1) -> AgeModel | AgeEnsemble:
-    """The age model or ensemble called `name` in the manifest, every file checked against its sha256."""
-    _check_task(manifest, name, "age")
-    spec = manifest.ensemble(name)
-    if spec is None:
-        return AgeModel(manifest.verified_file(name), name, manifest.entry(name), threads)
-    members = [AgeModel(manifest.verified_file(m), m, manifest.entry(m), threads) for m in spec.members]
-    return AgeEnsemble(name, members, spec.weights, spec.flip)
+    """The age model or ensemble called `name` in the manifest."""
+    return _build(manifest, name, "age", AgeModel, AgeEnsemble, threads)
