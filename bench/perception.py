@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 import moodbox
-from moodbox.config import REPO_ROOT
+from moodbox.config import REPO_ROOT, Config
 from moodbox.perception import Perception
 from benchlib import machine
 
@@ -85,7 +85,9 @@ def frames() -> dict[str, np.ndarray]:
 def bench_moodbox(named: dict[str, np.ndarray], detector: str, tiles: int, repeat: int) -> dict[str, dict]:
     results = {}
     for name, frame in named.items():
-        perception = Perception(REPO_ROOT / "models_tflite", detector=detector, threads=1, tiles=tiles)
+        defaults = Config().perception  # the emotion and age models the box runs by default
+        perception = Perception(REPO_ROOT / "models_tflite", detector=detector, threads=1, tiles=tiles,
+                                emotion_model=defaults.emotion_model, age_model=defaults.age_model)
         for _ in range(3):
             readings = perception.analyze(frame)
         times = []
@@ -124,10 +126,11 @@ def main() -> int:
     print(f"machine: {machine()}")
     print(f"repeat: {args.repeat} timed runs per frame, 1 thread; frame ms = median (min) wall time of one "
           "frame, model columns = mean inference per call")
+    defaults = Config().perception
     detectors = ["full_range", "short_range"] if args.detector == "both" else [args.detector]
     for detector in detectors:
         results = bench_moodbox(named, detector, args.tiles, args.repeat)
-        print(f"\nmoodbox perception, detector {detector}, tiles {args.tiles} (tflite-runtime, int8 emotion + age)")
+        print(f"\nmoodbox perception, detector {detector}, tiles {args.tiles} (tflite-runtime, int8 {defaults.emotion_model} + {defaults.age_model})")
         print(f"{'frame':<20}{'found':>6}{'frame ms (min)':>17}{'detector':>10}{'emotion':>9}{'age':>7}  labels")
         for name, r in results.items():
             print(f"{name:<20}{r['faces']:>6}{r['ms']:>9.2f} ({r['min']:>5.1f}){r['detector']:>10.2f}"
