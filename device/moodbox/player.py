@@ -47,6 +47,7 @@ OBSERVED = {1: "pause", 2: "time-pos", 3: "duration", 4: "idle-active", 5: "path
 REQUEST_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 10.0
 SUPERVISE_INTERVAL_S = 0.2
+IPC_SOCKET = "mpv.sock"  # in the player's private temp folder
 # A file on which mpv crashed this many times in a row is treated as unplayable.
 CRASHES_PER_ITEM = 3
 # Restart delays after repeated crashes (seconds); the last one repeats.
@@ -337,7 +338,7 @@ class MpvPlayer:
     @property
     def ipc_path(self) -> Path | None:
         """mpv's JSON IPC socket (for diagnostics and tests); the same across restarts."""
-        return self._sock_dir / "mpv.sock" if self._sock_dir is not None else None
+        return self._sock_dir / IPC_SOCKET if self._sock_dir is not None else None
 
     @property
     def pid(self) -> int | None:
@@ -580,7 +581,7 @@ class MpvPlayer:
     def _spawn(self) -> None:
         """Start an mpv process and connect to it (lock held)."""
         assert self._sock_dir is not None
-        sock_path = self._sock_dir / "mpv.sock"
+        sock_path = self._sock_dir / IPC_SOCKET
         sock_path.unlink(missing_ok=True)
         output_args = audio_args(self.config.output)
         args = [
