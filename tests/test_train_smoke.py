@@ -103,8 +103,13 @@ def run_int8(path: Path, x_u8: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def test_emotion_smoke_with_distillation(python, tmp_path):
-    r = smoke(python, "emotion", "--distill", "0.5")
+@pytest.fixture(scope="module")
+def emotion_run(python) -> dict:
+    return smoke(python, "emotion", "--distill", "0.5")
+
+
+def test_emotion_smoke_with_distillation(python, emotion_run, tmp_path):
+    r = emotion_run
     cfg = r["run"]["config"]
     assert cfg["distill"] == 0.5 and r["run"]["train_images"] == 384 and r["run"]["val_images"] == 192
     assert [row["epoch"] for row in r["history"]] == [1, 2]
@@ -147,3 +152,56 @@ def test_age_smoke_coral_exports_years(python, tmp_path):
     rgb = cv2.cvtColor(cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     direct = run_int8(r["folder"] / "model_int8.tflite", rgb[None])[0, 0]
     assert reading.age_years == pytest.approx(max(0.0, float(direct)), abs=1e-3)
+
+
+GROWN_CHECK = """
+import numpy as np
+from convert.train.loop import build, init_weights, load_run, make_callbacks, setup_tf
+small, _ = load_run("pytest-smoke-emotion")
+grown, _ = load_run("pytest-smoke-emotion-grown")
+tf = setup_tf(1, 1)
+source = build(small.task, small.arch, small.input_shape, small.outputs, small.head)
+source.load_weights(str(small.dir / "best.weights.h5"))
+model = build(grown.task, grown.arch, grown.input_shape, grown.outputs, grown.head)
+fresh = [w.numpy().copy() for w in model.weights]
+init_weights(model, grown)
+src = [l for l in source.layers if l.weights]
+dst = [l for l in model.layers if l.weights]
+same = [all(np.array_equal(a, b) for a, b in zip(s.get_weights(), d.get_weights()))
+        for s, d in zip(src, dst)]
+first_fresh = same.index(False)
+assert first_fresh > 0 and not any(same[first_fresh:]), same
+assert all(np.array_equal(a, b) for a, b in zip(fresh[-2:], [w.numpy() for w in model.weights[-2:]]))
+# the weight average: after steps towards constant weights w1 the shadow is m-weighted
+cb = make_callbacks(grown, model, None, 1, lambda step: 0.0)
+average = cb[1]
+average.on_train_begin()
+w0 = [w.numpy().copy() for w in model.weights]
+for w in model.weights:
+    w.assign(w + 1.0)
+for _ in range(3):
+    average.on_train_batch_end(0)
+m = [min(0.9, (1 + t) / (10 + t)) for t in (1, 2, 3)]
+kept = np.prod(m)
+np.testing.assert_allclose(average.shadow[0].numpy(), w0[0] + (1 - kept), rtol=1e-5, atol=1e-5)
+average.swap()
+np.testing.assert_allclose(model.weights[0].numpy(), w0[0] + (1 - kept), rtol=1e-5, atol=1e-5)
+average.swap()
+np.testing.assert_allclose(model.weights[0].numpy(), w0[0] + 1.0, rtol=1e-6)
+print("ok", first_fresh, len(dst))
+"""
+
+
+def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average(python, emotion_run):
+    proc = subprocess.run([python, "-m", "convert.train", "emotion", "--arch", "resnet4", "--init-from",
+                           "pytest-smoke-emotion", "--ema", "0.9", "--smoke", "--no-export",
+                           "--run", "pytest-smoke-emotion-grown"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "layers with weights from pytest-smoke-emotion" in proc.stdout
+    run = json.loads((RUNS / "pytest-smoke-emotion-grown" / "run.json").read_text())
+    assert run["config"]["ema"] == 0.9 and run["config"]["arch"]["widths"] == [8, 16, 32]
+    check = subprocess.run([python, "-c", GROWN_CHECK], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert check.returncode == 0 and check.stdout.splitlines()[-1].startswith("ok "), check.stdout[-3000:] + check.stderr[-3000:]

@@ -52,6 +52,8 @@ class TrainConfig:
     limit_val: int | None = None
     init_from: str | None = None              # a run folder whose best weights start this run
     max_minutes: float | None = None          # stop after the epoch that passes this wall time
+    ema: float = 0.0                          # weight moving average per step (0 = off, e.g. 0.999):
+                                              # validated and checkpointed instead of the raw weights
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property
@@ -197,8 +199,37 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
                 log(f"  epoch {self.epoch + 1} batch {done}/{steps} loss {logs['loss']:.4f} "
                     f"{rate:.0f} img/s, epoch ETA {(steps - done) * cfg.batch / rate:.0f}s")
 
+    class WeightAverage(tf.keras.callbacks.Callback):
+        """Exponential moving average of every weight (BN statistics included), updated after
+        each step; warm-up (1 + t) / (10 + t) so early steps do not dominate."""
+
+        def on_train_begin(self, logs=None):
+            self.shadow = [tf.Variable(w, trainable=False) for w in model.weights]
+            self.step = tf.Variable(0.0, trainable=False)
+
+            @tf.function
+            def update():
+                self.step.assign_add(1.0)
+                m = tf.minimum(cfg.ema, (1.0 + self.step) / (10.0 + self.step))
+                for s, w in zip(self.shadow, model.weights):
+                    s.assign(m * s + (1.0 - m) * tf.cast(w, s.dtype))
+            self.update = update
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.update()
+
+        def swap(self):
+            """Exchange the model's weights with the averaged ones (call twice to undo)."""
+            for s, w in zip(self.shadow, model.weights):
+                current = w.numpy()
+                w.assign(s)
+                s.assign(current)
+
+    average = WeightAverage() if cfg.ema else None
+
     class Validate(tf.keras.callbacks.Callback):
-        """Full validation after every epoch; checkpoints; early stopping on 'score'."""
+        """Full validation after every epoch; checkpoints; early stopping on 'score'.
+        With --ema the averaged weights are the ones validated and saved."""
 
         def __init__(self):
             super().__init__()
@@ -206,6 +237,15 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
             self.t0 = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
+            if average:
+                average.swap()
+            try:
+                self.check(epoch, logs)
+            finally:
+                if average:
+                    average.swap()
+
+        def check(self, epoch, logs):
             rep = validation_report(cfg, predict_raw(model, val.x), val.y)
             lr = float(schedule(model.optimizer.iterations))
             row = {"epoch": epoch + 1, "loss": float(logs["loss"]), "lr": lr,
@@ -231,7 +271,34 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
                 log(f"time budget of {cfg.max_minutes:g} min used up: stopping after epoch {epoch + 1}")
                 model.stop_training = True
 
-    return [Progress(), Validate()]
+    return [Progress(), *([average] if average else []), Validate()]   # Validate last
+
+
+def init_weights(model, cfg: "TrainConfig") -> None:
+    """Start from a run's best weights. Same architecture: every weight. A grown one (say an
+    extra stage): the leading layers whose weight shapes match, in order; the rest keep
+    their fresh init."""
+    run = cfg.init_from
+    src_cfg, _ = load_run(run)
+    path = RUNS / run / "best.weights.h5"
+    if (src_cfg.arch, src_cfg.head) == (cfg.arch, cfg.head):
+        model.load_weights(str(path))
+        log(f"initialized from {run}")
+        return
+    source = build(src_cfg.task, src_cfg.arch, src_cfg.input_shape, src_cfg.outputs, src_cfg.head)
+    source.load_weights(str(path))
+    pairs = zip((l for l in source.layers if l.weights), (l for l in model.layers if l.weights))
+    copied = 0
+    for src, dst in pairs:
+        if [w.shape for w in src.weights] != [w.shape for w in dst.weights]:
+            break
+        dst.set_weights(src.get_weights())
+        copied += 1
+    if copied == 0:
+        raise SystemExit(f"{run}: no leading layer of it fits this model")
+    total = sum(1 for l in model.layers if l.weights)
+    log(f"initialized the first {copied} of {total} layers with weights from {run} "
+        f"({src_cfg.arch.name} {src_cfg.arch.widths}); the rest start fresh")
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -244,8 +311,7 @@ def train(cfg: TrainConfig) -> dict:
     log(f"{cfg.task}: train {len(train_split)} images, validation {len(val)}; run folder {cfg.dir}")
     model = build(cfg.task, cfg.arch, cfg.input_shape, cfg.outputs, cfg.head)
     if cfg.init_from:
-        model.load_weights(str(RUNS / cfg.init_from / "best.weights.h5"))
-        log(f"initialized from {cfg.init_from}")
+        init_weights(model, cfg)
     log(f"model {model.name}: {model.count_params():,} parameters")
     batches = make_batches(train_split, y, w, cfg)
     steps = len(batches)

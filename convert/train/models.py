@@ -25,11 +25,13 @@ class ArchConfig:
 
 ARCHS = {
     "emotion": {"resnet": ArchConfig("resnet", (24, 48, 96), 2),
-                "vgg": ArchConfig("vgg", (24, 48, 96), 2)},
+                "vgg": ArchConfig("vgg", (24, 48, 96), 2),
+                # resnet plus a 4th stage at 3x3: 4x the weights, about 1.3x the time
+                "resnet4": ArchConfig("resnet", (24, 48, 96, 192), 2)},
     "age": {"wrn": ArchConfig("wrn", depth=16, width=2, stem_stride=2, stem_pool=True),
             "vgg": ArchConfig("vgg", (32, 64, 128), 2, stem_stride=2)},
 }
-SMOKE = {"resnet": ArchConfig("resnet", (8, 16), 1), "vgg": ArchConfig("vgg", (8, 16), 1),
+SMOKE = {"resnet": ArchConfig("resnet", (8, 16), 1), "resnet4": ArchConfig("resnet", (8, 16, 32), 1), "vgg": ArchConfig("vgg", (8, 16), 1),
          "wrn": ArchConfig("wrn", depth=10, width=1, stem_stride=2, stem_pool=True)}
 
 
