@@ -45,3 +45,13 @@ def age_report(y_true, y_pred):
                               "mean_signed_error": float(err[m].mean()) if m.any() else None,
                               "cs5": float((np.abs(err[m]) <= 5).mean()) if m.any() else None}
     return out
+
+
+def years_report(years: np.ndarray, y: np.ndarray) -> dict:
+    """age_report of predicted years, with the worst band bias and 'score'."""
+    rep = age_report(y, years)
+    rep["max_abs_band_bias"] = max(abs(b["mean_signed_error"]) for b in rep["bands"].values()
+                                   if b["mean_signed_error"] is not None)
+    # selection follows the targets: MAE, plus every year of worst band bias beyond 3
+    rep["score"] = -(rep["mae"] + max(0.0, rep["max_abs_band_bias"] - 3.0))
+    return rep

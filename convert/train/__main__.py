@@ -94,6 +94,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("calibrate-age", help="refit the values table of a softmax-expectation age model")
     p.add_argument("--model", default="age")
     p.add_argument("--ship", default=None, help="add the result to the manifest under this name")
+    p = sub.add_parser("stretch-age", help="a linear stretch of a values table against end-of-range bias")
+    p.add_argument("--model", default="age_wrn")
+    p.add_argument("--flip", action="store_true", help="measure (and ship) with the mirrored crop averaged")
+    p.add_argument("--ship", default=None, help="add the result to the manifest under this name (+ NAME_flip)")
     args = ap.parse_args(argv)
     nice_self()
 
@@ -124,6 +128,9 @@ def main(argv=None) -> int:
     elif args.cmd == "calibrate-age":
         from .calibrate import calibrate
         calibrate(args.model, args.ship)
+    elif args.cmd == "stretch-age":
+        from .stretch import stretch_age
+        stretch_age(args.model, args.flip, args.ship)
     log("done")
     return 0
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..common import WORK, log, write_json
 from ..data import EMOTION_LABELS
-from ..metrics import age_report, classification_report
+from ..metrics import classification_report, years_report
 from . import losses
 from .augment import AugmentConfig, augment_batch
 from .datasets import Split, age_split, age_teacher_probs, emotion_split, teacher_probs, to_model_input
@@ -129,16 +129,6 @@ def emotion_report(scores: np.ndarray, y: np.ndarray) -> dict:
     rep = classification_report(y, scores.argmax(1), EMOTION_LABELS)
     rep["min_recall"] = min(c["recall"] for c in rep["per_class"].values())
     rep["score"] = rep["accuracy"]
-    return rep
-
-
-def years_report(years: np.ndarray, y: np.ndarray) -> dict:
-    """convert.metrics age report of predicted years, with the worst band bias and 'score'."""
-    rep = age_report(y, years)
-    rep["max_abs_band_bias"] = max(abs(b["mean_signed_error"]) for b in rep["bands"].values()
-                                   if b["mean_signed_error"] is not None)
-    # selection follows the targets: MAE, plus every year of worst band bias beyond 3
-    rep["score"] = -(rep["mae"] + max(0.0, rep["max_abs_band_bias"] - 3.0))
     return rep
 
 

@@ -1,0 +1,158 @@
+"""Age end-bias fix without retraining: a linear stretch of the predicted years around 50,
+
+    age' = 50 + shift + scale * (age - 50)
+
+A model that regresses to the mean (teenagers read too old, people over 60 too young) gets
+scale > 1. The device computes age = sum_i p_i * values_i, so the stretch is exact when applied
+to the manifest's values table: the result ships as a new entry that points at the SAME .tflite
+file (and, with --flip, an ensemble entry that also averages the mirrored crop).
+
+    python -m convert.train stretch-age --model age_wrn --flip [--ship age_wrn_even]
+
+The two numbers are chosen on the UTKFace validation split (the only held-out faces here; a fit
+on the train part does not transfer, the net fits its own training faces too well) with the
+training selection score: MAE plus every year of worst band bias beyond 3. The figures reported
+are 2-fold cross-fitted (each half corrected with the stretch chosen on the other half, fixed
+seeded halves), so they are not tuned on the images they are measured on; the shipped stretch
+is then chosen on the whole split.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..common import METRICS, OUT, load_manifest, log, update_manifest, write_json
+from ..metrics import years_report
+
+PIVOT = 50.0
+SCALES = np.round(np.arange(1.0, 1.2001, 0.01), 2)
+SHIFTS = np.round(np.arange(-4.0, 4.0001, 0.25), 2)
+SEED = 20261121
+
+
+def stretched(years: np.ndarray, scale: float, shift: float) -> np.ndarray:
+    return PIVOT + shift + scale * (years - PIVOT)
+
+
+def score(years: np.ndarray, ages: np.ndarray) -> float:
+    return -years_report(years, ages)["score"]          # lower is better here
+
+
+def choose(years: np.ndarray, ages: np.ndarray) -> tuple[float, float]:
+    """The (scale, shift) of the grid with the best selection score on these images."""
+    grid = [(float(a), float(b)) for a in SCALES for b in SHIFTS]
+    return min(grid, key=lambda g: (score(stretched(years, *g), ages), abs(g[0] - 1) + abs(g[1])))
+
+
+def cross_fitted(years: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Each half stretched with the (scale, shift) chosen on the other half."""
+    half = np.random.default_rng(SEED).random(len(ages)) < 0.5
+    out, chosen = np.empty_like(years), []
+    for part in (half, ~half):
+        g = choose(years[~part], ages[~part])
+        out[part] = stretched(years[part], *g)
+        chosen.append(g)
+    return out, chosen
+
+
+def _brief(rep: dict) -> dict:
+    return {"mae": round(rep["mae"], 3), "cs5": round(rep["cs5"], 3),
+            "max_abs_band_bias": round(rep["max_abs_band_bias"], 2),
+            "bands": {k: round(b["mean_signed_error"], 2) for k, b in rep["bands"].items()}}
+
+
+def _line(label: str, rep: dict) -> str:
+    bands = " | ".join(f"{b['mean_signed_error']:+.2f}" for b in rep["bands"].values())
+    return f"| {label} | {rep['mae']:.3f} | {rep['cs5']:.3f} | {bands} |"
+
+
+def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None = None) -> dict:
+    from .datasets import age_split
+    from .ensemble import Member
+    entry = load_manifest()["models"].get(model)
+    if entry is None or entry.get("ensemble") or entry.get("task") != "age":
+        raise SystemExit(f"{model!r}: give a single age model of models_tflite/manifest.json")
+    if entry["output"].get("decode", "softmax_expectation") != "softmax_expectation":
+        raise SystemExit(f"{model}: only a softmax_expectation age model has a values table to stretch")
+    val = age_split("heldout")
+    ages = val.y.astype(np.float64)
+    member = Member(model)
+    years = member.predict(val.x, False).astype(np.float64)
+    if flip:
+        years = 0.5 * (years + member.predict(val.x, True))
+    label = model + (" (+flip)" if flip else "")
+    before = years_report(years, ages)
+    crossed, fold_choices = cross_fitted(years, ages)
+    after = years_report(crossed, ages)
+    scale, shift = choose(years, ages)
+    in_sample = years_report(stretched(years, scale, shift), ages)
+    table = ["| model | MAE | CS5 | bias 0-12 | bias 13-19 | bias 20-39 | bias 40-59 | bias 60+ |",
+             "|---|---|---|---|---|---|---|---|",
+             _line(label, before),
+             _line(f"{label}, stretched, 2-fold cross-fitted", after),
+             _line(f"{label}, stretch chosen on all of it (in-sample)", in_sample)]
+    for line in table:
+        log(line)
+    log(f"stretch on all images: scale {scale:.2f} shift {shift:+.2f}; per half {fold_choices}")
+    out = {"model": model, "flip": flip, "pivot": PIVOT, "scale": scale, "shift": shift,
+           "fold_choices": [list(g) for g in fold_choices], "n_val": len(ages),
+           "validation": "UTKFace dev held-out part, device-like crops, int8 TFLite",
+           "before": _brief(before), "cross_fitted": _brief(after), "in_sample": _brief(in_sample),
+           "table": table,
+           "command": f"python -m convert.train stretch-age --model {model}" + (" --flip" if flip else "")
+                      + (f" --ship {ship_as}" if ship_as else "")}
+    if ship_as:
+        if -after["score"] >= -before["score"]:
+            raise SystemExit(f"not shipped: the cross-fitted stretch does not improve {label}'s "
+                             f"selection score ({-before['score']:.3f} -> {-after['score']:.3f})")
+        ship(ship_as, model, entry, out)
+    return out
+
+
+def ship(name: str, model: str, entry: dict, out: dict) -> None:
+    """`name`: the model's file with stretched values; with flip also `name`_flip, the ensemble."""
+    from ..cards import notice
+    values = stretched(np.asarray(entry["output"]["values"], np.float64), out["scale"], out["shift"])
+    new = {k: v for k, v in entry.items() if k not in ("metrics", "description")}
+    new["description"] = (f"{model}'s file, its values table stretched around {PIVOT:g} years "
+                          f"(x{out['scale']:.2f}, {out['shift']:+.2f} y) against its end-of-range bias")
+    new["output"] = {**entry["output"], "values": [round(float(v), 3) for v in values]}
+    new["stretch"] = {"of": model, "pivot": PIVOT, "scale": out["scale"], "shift": out["shift"],
+                      "chosen_on": "UTKFace dev held-out part"}
+    names = [name]
+    key = "cross_fitted"
+    new["metrics"] = {"dataset": "UTKFace dev held-out part, 2-fold cross-fitted",
+                      "int8": {"mae": out[key]["mae"], "bands": out[key]["bands"]}, "details": f"metrics/{name}.json"}
+    update_manifest(name, new)
+    if out["flip"]:
+        flipped = f"{name}_flip"
+        update_manifest(flipped, {"task": "age", "ensemble": {"members": [name], "weights": [1.0], "flip": True},
+                                  "description": f"{name} on the crop and on its mirror image, averaged",
+                                  "metrics": new["metrics"] | {"details": f"metrics/{flipped}.json"}})
+        names.append(flipped)
+        new["metrics"] = {**new["metrics"], "note": f"figures of {flipped} (with the mirrored crop)"}
+        update_manifest(name, new)
+    for n in names:
+        write_json(METRICS / f"{n}.json", out)
+    (OUT / "NOTICE").write_text(notice(load_manifest()))
+    write_card(names, out)
+    log(f"manifest models {', '.join(names)} added (the file of {model!r}, new values table)")
+
+
+def write_card(names: list[str], out: dict) -> None:
+    lines = [f"# {' / '.join(names)}", "",
+             f"`{names[0]}`: the file of `{out['model']}` (see cards/{out['model']}.md) with its values table "
+             f"stretched around {out['pivot']:g} years: age' = {out['pivot']:g} {out['shift']:+.2f} + "
+             f"{out['scale']:.2f} x (age - {out['pivot']:g}). A fix for the bias at the ends of the age range "
+             "without retraining."
+             + (f" `{names[1]}`: the same on the crop and its mirror image, averaged (two runs per face)."
+                if len(names) > 1 else ""), "",
+             f"Validation: {out['validation']}, n={out['n_val']}. The stretch is chosen on this split by the "
+             "training selection score (MAE + every year of worst band bias beyond 3); the cross-fitted row "
+             "is the honest figure (each half corrected with the stretch chosen on the other half: "
+             f"{out['fold_choices']}).", "",
+             *out["table"], "",
+             f"Command: `{out['command']}`."]
+    cards = OUT / "cards"
+    cards.mkdir(exist_ok=True)
+    for n in names:
+        (cards / f"{n}.md").write_text("\n".join(lines) + "\n")
