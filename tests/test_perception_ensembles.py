@@ -38,7 +38,7 @@ def write_models(folder: Path, extra: dict[str, dict[str, Any]]) -> Path:
     folder.mkdir()
     data = json.loads((MODELS / "manifest.json").read_text())
     for entry in data["models"].values():
-        if "file" in entry:  # ensembles have none
+        if "file" in entry and not (folder / entry["file"]).exists():  # ensembles have none; entries may share one
             (folder / entry["file"]).symlink_to(MODELS / entry["file"])
     data["models"].update(extra)
     (folder / "manifest.json").write_text(json.dumps(data, indent=1))

@@ -48,7 +48,7 @@ class PerceptionConfig(Section):
     detector: Literal["full_range", "short_range"] = "full_range"
     # Which emotion / age model (or ensemble) of models_tflite/manifest.json to use.
     emotion_model: str = "emotion_cnn"   # our ResNet; "emotion" = the borrowed mini-Xception
-    age_model: str = "age_wrn_flip"   # our WideResNet + flip averaging; "age" = the borrowed dlib model
+    age_model: str = "age_wrn_stretch_flip"  # our WideResNet, end bias stretched, flip-averaged; "age" = dlib
     threads: int = Field(1, ge=1, le=8)
     min_face_score: float = Field(0.5, ge=0, le=1)
     min_face_size: int = Field(20, ge=8, le=1024)
