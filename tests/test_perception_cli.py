@@ -84,6 +84,18 @@ def test_readable_table_and_success_status() -> None:
     assert lines[0].startswith(f"{FACES / 'astronaut.png'}  face 1  x=")
     assert "happy" in lines[0] and ("(young_adult)" in lines[0] or "(adult)" in lines[0])
     assert lines[1] == f"{FACES / 'no-face' / 'rocket.jpg'}: no face"
+    # one face: the emotion model ran once, and a first run (setup) is not timed
+    assert "emotion n/a (first run not timed)" in result.stderr and "emotion 0.0 ms" not in result.stderr
+
+
+def test_timings_once_every_model_ran_twice() -> None:
+    result = analyze(str(FACES / "astronaut.png"), str(FACES / "astronaut.png"))
+    assert result.returncode == 0, result.stderr
+    summary = result.stderr.strip().splitlines()[-1]
+    assert summary.startswith("2 image(s) analysed, 2 face(s), 0 failed; mean inference: ")
+    for name in ("detector", "emotion", "age"):
+        ms = float(summary.split(f"{name} ")[1].split(" ms")[0])
+        assert ms > 0, summary
 
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:

@@ -104,6 +104,8 @@ def main(args: argparse.Namespace) -> int:
         else:
             print_table_row(path, faces)
 
-    timings = ", ".join(f"{name} {ms:.1f} ms" for name, ms in perception.timings_ms().items())
+    # a model's first run (one-time setup) is not timed: after one face it has no figure yet
+    timings = ", ".join(f"{name} {ms:.1f} ms" if ms else f"{name} n/a (first run not timed)"
+                        for name, ms in perception.timings_ms().items())
     print(f"{images} image(s) analysed, {faces_seen} face(s), {failed} failed; mean inference: {timings}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else 0
