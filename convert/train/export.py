@@ -268,9 +268,20 @@ def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
                         "details": f"metrics/{path.stem.replace('_int8', '')}.json"}}
 
 
+def arch_options(cfg: TrainConfig) -> str:
+    """--arch KEY of models.ARCHS that builds this run's architecture (+ --width/--depth for wrn)."""
+    from .models import ARCHS
+    for key, arch in ARCHS[cfg.task].items():
+        if arch == cfg.arch:
+            return f"--arch {key}"
+    if cfg.arch.name == "wrn":
+        return f"--arch wrn --width {cfg.arch.width} --depth {cfg.arch.depth}"
+    return f"--arch {cfg.arch.name}"
+
+
 def train_command(cfg: TrainConfig) -> str:
     """The training command line that reproduces a run's configuration."""
-    parts = [f"python -m convert.train {cfg.task}", f"--arch {cfg.arch.name}", f"--epochs {cfg.epochs}",
+    parts = [f"python -m convert.train {cfg.task}", arch_options(cfg), f"--epochs {cfg.epochs}",
              f"--lr {cfg.lr:g}", f"--batch {cfg.batch}", f"--seed {cfg.seed}", f"--threads {cfg.threads}",
              f"--patience {cfg.patience}", f"--distill {cfg.distill:g}"]
     if cfg.task == "age":
@@ -280,6 +291,8 @@ def train_command(cfg: TrainConfig) -> str:
                   f"--class-power {cfg.class_power:g}"]
     if cfg.max_minutes:
         parts.append(f"--max-minutes {cfg.max_minutes:g}")
+    if cfg.ema:
+        parts.append(f"--ema {cfg.ema:g}")
     if cfg.init_from:
         parts.append(f"--init-from {cfg.init_from}")
     return " ".join(parts + [f"--run {cfg.run}"])
