@@ -144,6 +144,15 @@ def test_weighted_age_mean_of_two_models(manifest: Manifest, astronaut: np.ndarr
     assert mixed.predict(astronaut, face) == pytest.approx((dlib + 2 * wrn) / 3, abs=1e-9)
 
 
+def test_an_age_is_never_below_zero(astronaut: np.ndarray, face: Detection, tmp_path: Path) -> None:
+    """A values table that reaches below 0 (a stretched one, say) still reads 0 years at the least."""
+    entry = json.loads((MODELS / "manifest.json").read_text())["models"]["age_wrn"]
+    low = {**entry, "output": {**entry["output"], "values": [v - 200.0 for v in entry["output"]["values"]]}}
+    manifest = Manifest.load(write_models(tmp_path / "models", {"age_low": low}))
+    assert single(manifest, "age_wrn").predict(astronaut, face) > 10
+    assert single(manifest, "age_low").predict(astronaut, face) == 0.0
+
+
 @pytest.mark.parametrize("spec, problem", [
     ({"members": ["emotion_v9"]}, r"unknown member 'emotion_v9' \(models: .*emotion"),
     ({"members": ["emotion_flip"]}, r"member 'emotion_flip' is itself an ensemble"),

@@ -153,8 +153,10 @@ def test_stretching_the_values_table_stretches_the_expectation():
     rng = np.random.default_rng(2)
     p = rng.random((5, 101))
     p /= p.sum(1, keepdims=True)
-    values = np.arange(101, dtype=float)
+    values = np.arange(10, 111, dtype=float)       # no value reaches 0: the stretch is linear
     assert np.allclose(p @ stretched(values, 1.07, -0.75), stretched(p @ values, 1.07, -0.75))
+    young = stretched(np.arange(0, 5, dtype=float), 1.07, -0.75)
+    assert young.min() == 0.0 and young[-1] > 0      # never below 0 years
 
 
 def test_rebin_and_teacher_mix():

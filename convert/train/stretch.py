@@ -7,7 +7,7 @@ scale > 1. The device computes age = sum_i p_i * values_i, so the stretch is exa
 to the manifest's values table: the result ships as a new entry that points at the SAME .tflite
 file (and, with --flip, an ensemble entry that also averages the mirrored crop).
 
-    python -m convert.train stretch-age --model age_wrn --flip [--ship age_wrn_even]
+    python -m convert.train stretch-age --model age_wrn --flip [--ship age_wrn_stretch]
 
 The two numbers are chosen on the UTKFace validation split (the only held-out faces here; a fit
 on the train part does not transfer, the net fits its own training faces too well) with the
@@ -30,7 +30,10 @@ SEED = 20261121
 
 
 def stretched(years: np.ndarray, scale: float, shift: float) -> np.ndarray:
-    return PIVOT + shift + scale * (years - PIVOT)
+    """The stretch, never below 0 years (for the values table: exact while no value is clipped,
+    and the device's expectation of clipped values differs from the clipped expectation only by
+    the probability on the clipped youngest bins times at most a year)."""
+    return np.maximum(PIVOT + shift + scale * (years - PIVOT), 0.0)
 
 
 def score(years: np.ndarray, ages: np.ndarray) -> float:
@@ -112,25 +115,25 @@ def ship(name: str, model: str, entry: dict, out: dict) -> None:
     """`name`: the model's file with stretched values; with flip also `name`_flip, the ensemble."""
     from ..cards import notice
     values = stretched(np.asarray(entry["output"]["values"], np.float64), out["scale"], out["shift"])
+    flipped = f"{name}_flip" if out["flip"] else None
+    metrics = {"dataset": "UTKFace dev held-out part, 2-fold cross-fitted",
+               "int8": {"mae": out["cross_fitted"]["mae"], "bands": out["cross_fitted"]["bands"]}}
     new = {k: v for k, v in entry.items() if k not in ("metrics", "description")}
     new["description"] = (f"{model}'s file, its values table stretched around {PIVOT:g} years "
                           f"(x{out['scale']:.2f}, {out['shift']:+.2f} y) against its end-of-range bias")
     new["output"] = {**entry["output"], "values": [round(float(v), 3) for v in values]}
     new["stretch"] = {"of": model, "pivot": PIVOT, "scale": out["scale"], "shift": out["shift"],
                       "chosen_on": "UTKFace dev held-out part"}
-    names = [name]
-    key = "cross_fitted"
-    new["metrics"] = {"dataset": "UTKFace dev held-out part, 2-fold cross-fitted",
-                      "int8": {"mae": out[key]["mae"], "bands": out[key]["bands"]}, "details": f"metrics/{name}.json"}
+    new["metrics"] = {**metrics, "details": f"metrics/{name}.json"}
+    if flipped:
+        new["metrics"]["note"] = f"figures of {flipped} (with the mirrored crop)"
     update_manifest(name, new)
-    if out["flip"]:
-        flipped = f"{name}_flip"
+    names = [name]
+    if flipped:
         update_manifest(flipped, {"task": "age", "ensemble": {"members": [name], "weights": [1.0], "flip": True},
                                   "description": f"{name} on the crop and on its mirror image, averaged",
-                                  "metrics": new["metrics"] | {"details": f"metrics/{flipped}.json"}})
+                                  "metrics": {**metrics, "details": f"metrics/{flipped}.json"}})
         names.append(flipped)
-        new["metrics"] = {**new["metrics"], "note": f"figures of {flipped} (with the mirrored crop)"}
-        update_manifest(name, new)
     for n in names:
         write_json(METRICS / f"{n}.json", out)
     (OUT / "NOTICE").write_text(notice(load_manifest()))

@@ -128,7 +128,7 @@ class AgeModel(FaceModel):
         output = self.output(frame_bgr, face, flip)
         if self.decode == "regression":
             return max(0.0, float(output[0]))
-        return float(np.dot(as_probabilities(output, self.activation), self.values))
+        return max(0.0, float(np.dot(as_probabilities(output, self.activation), self.values)))
 
 
 Member = TypeVar("Member", EmotionModel, AgeModel)
