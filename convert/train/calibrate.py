@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..common import METRICS, OUT, WORK, load_manifest, log, update_manifest, write_json
+from ..metrics import years_report
 from .datasets import CACHE, age_split
 from .losses import age_balance_weights
 
@@ -68,7 +69,6 @@ def fit_values(p: np.ndarray, ages: np.ndarray, start: np.ndarray, lam: float, b
 def choose(p: np.ndarray, ages: np.ndarray, start: np.ndarray) -> tuple[float, float, dict]:
     """Pick lam and balance on a fixed 80/20 split of the train part (lowest MAE among the
     settings whose worst band bias is within 3 years, else the lowest worst band bias)."""
-    from .loop import years_report
     rng = np.random.default_rng(20261121)
     dev = rng.random(len(ages)) < 0.2
     results = {}
@@ -88,7 +88,6 @@ def choose(p: np.ndarray, ages: np.ndarray, start: np.ndarray) -> tuple[float, f
 
 def calibrate(name: str = "age", ship_as: str | None = None) -> dict:
     from .export import baseline_figures, beats, comparison_rows, target_check
-    from .loop import years_report
     entry = load_manifest()["models"][name]
     if entry["output"].get("decode", "softmax_expectation") != "softmax_expectation":
         raise SystemExit(f"{name}: only a softmax_expectation age model has a values table to refit")

@@ -25,9 +25,10 @@ import numpy as np
 
 from ..common import OUT, load_manifest, log, write_json
 from ..data import EMOTION_LABELS
+from ..metrics import years_report
 from ..robustness import ShippedModel
 from .export import beats, target_check
-from .loop import RUNS, emotion_report, years_report
+from .loop import RUNS, emotion_report
 
 
 class Member(ShippedModel):

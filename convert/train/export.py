@@ -18,9 +18,10 @@ import numpy as np
 
 from ..common import METRICS, OUT, ROOT, full_int8, load_manifest, log, sha256_file, update_manifest, write_json
 from ..data import EMOTION_LABELS
+from ..metrics import years_report
 from . import losses
 from .datasets import age_margin, to_model_input
-from .loop import RUNS, TrainConfig, brief, emotion_report, load_data, load_model, load_run, years_report
+from .loop import RUNS, TrainConfig, brief, emotion_report, load_data, load_model, load_run
 
 N_CALIB = 400
 CALIB_SEED = 20261121

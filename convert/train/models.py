@@ -31,7 +31,8 @@ ARCHS = {
     "age": {"wrn": ArchConfig("wrn", depth=16, width=2, stem_stride=2, stem_pool=True),
             "vgg": ArchConfig("vgg", (32, 64, 128), 2, stem_stride=2)},
 }
-SMOKE = {"resnet": ArchConfig("resnet", (8, 16), 1), "resnet4": ArchConfig("resnet", (8, 16, 32), 1), "vgg": ArchConfig("vgg", (8, 16), 1),
+SMOKE = {"resnet": ArchConfig("resnet", (8, 16), 1), "resnet4": ArchConfig("resnet", (8, 16, 32), 1),
+         "vgg": ArchConfig("vgg", (8, 16), 1),
          "wrn": ArchConfig("wrn", depth=10, width=1, stem_stride=2, stem_pool=True)}
 
 
