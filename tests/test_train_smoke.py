@@ -205,3 +205,33 @@ def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average(pyth
     check = subprocess.run([python, "-c", GROWN_CHECK], cwd=ROOT, capture_output=True, text=True,
                            timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert check.returncode == 0 and check.stdout.splitlines()[-1].startswith("ok "), check.stdout[-3000:] + check.stderr[-3000:]
+
+
+TEACHER_CHECK = """
+import json, sys
+import numpy as np
+from convert.train.ensemble import teacher_probs
+from convert.train.export import train_command
+from convert.train.loop import TrainConfig, default_arch
+x = np.load(sys.argv[1])["x"][:16]
+probs = teacher_probs(["emotion_cnn4"], x, None)
+cfg = TrainConfig(task="emotion", run="r", arch=default_arch("emotion", "resnet4", False), distill=0.7,
+                  teacher=["emotion", "emotion_cnn4"])
+print(json.dumps({"probs": probs.tolist(), "command": train_command(cfg),
+                  "again": TrainConfig.from_json(cfg.to_json()).teacher}))
+"""
+
+
+def test_distillation_teacher_from_members_is_their_flip_averaged_int8_output(python, emotion_run):
+    val = CACHE / "fer_test_48_n192.npz"
+    proc = subprocess.run([python, "-c", TEACHER_CHECK, str(val)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(proc.stdout.splitlines()[-1])
+    x = np.load(val)["x"][:16]
+    model = ROOT / "models_tflite" / json.loads((ROOT / "models_tflite" / "manifest.json").read_text())[
+        "models"]["emotion_cnn4"]["file"]
+    direct = 0.5 * (run_int8(model, x) + run_int8(model, x[:, :, ::-1]))
+    np.testing.assert_allclose(np.asarray(out["probs"]), direct / direct.sum(1, keepdims=True), atol=2e-3)
+    assert "--distill 0.7" in out["command"] and "--teacher emotion emotion_cnn4" in out["command"]
+    assert out["again"] == ["emotion", "emotion_cnn4"]

@@ -36,8 +36,12 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
     if task == "emotion":
         p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
         p.add_argument("--distill", type=float, default=0.0,
-                       help="weight of the distillation term from the borrowed mini-Xception (0 = off)")
+                       help="weight of the distillation term (0 = off); teacher: the borrowed "
+                            "mini-Xception, or --teacher")
         p.add_argument("--temperature", type=float, default=3.0)
+        p.add_argument("--teacher", nargs="+", default=[], metavar="MEMBER",
+                       help="distill from these manifest models or exported runs instead, "
+                            "each flip-averaged, probabilities averaged (e.g. emotion emotion_cnn4)")
         p.add_argument("--class-power", type=float, default=0.3,
                        help="class reweighting count^-power (0 = off, 1 = inverse frequency)")
     else:
@@ -63,7 +67,7 @@ def training_config(args, task: str):
         epochs = min(epochs, 2)
     run = args.run or (f"smoke-{task}" if args.smoke else f"{task}-{arch.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     extra = ({"smoothing": args.smoothing, "distill": args.distill, "temperature": args.temperature,
-              "class_power": args.class_power} if task == "emotion" else
+              "teacher": list(args.teacher), "class_power": args.class_power} if task == "emotion" else
              {"head": args.head, "balance": args.balance, "sigma": args.sigma, "distill": args.distill})
     return TrainConfig(task=task, run=run, arch=arch, epochs=epochs, batch=args.batch, lr=args.lr,
                        patience=args.patience, seed=args.seed, threads=args.threads,

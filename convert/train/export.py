@@ -290,6 +290,8 @@ def train_command(cfg: TrainConfig) -> str:
     else:
         parts += [f"--smoothing {cfg.smoothing:g}", f"--temperature {cfg.temperature:g}",
                   f"--class-power {cfg.class_power:g}"]
+        if cfg.teacher:
+            parts.append(f"--teacher {' '.join(cfg.teacher)}")
     if cfg.max_minutes:
         parts.append(f"--max-minutes {cfg.max_minutes:g}")
     if cfg.ema:

@@ -45,6 +45,8 @@ class TrainConfig:
     distill: float = 0.0                      # weight of the teacher (0 = off): emotion loss term,
                                               # age dldl: share of the label distribution
     temperature: float = 3.0
+    teacher: list[str] = field(default_factory=list)   # emotion: members whose flip-averaged int8
+                                              # probabilities are the teacher (empty = mini-Xception)
     class_power: float = 0.3                  # emotion class reweighting count^-power
     balance: float = 0.5                      # age: flatten the age histogram (0 = off)
     sigma: float = 2.0                        # age dldl label width, years
@@ -110,7 +112,12 @@ def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.
     if cfg.task == "emotion":
         k = len(EMOTION_LABELS)
         teacher = None
-        if cfg.distill > 0:
+        if cfg.distill > 0 and cfg.teacher:
+            from .ensemble import teacher_probs as members_probs
+            teacher = members_probs(cfg.teacher, train.x, None if cfg.limit_train else "teacher_members_fer_train")
+            log(f"teacher {' + '.join(cfg.teacher)} (with flips): agreement with the labels "
+                f"{float((teacher.argmax(1) == train.y).mean()):.3f}")
+        elif cfg.distill > 0:
             name = None if cfg.limit_train else "teacher_fer_train"
             teacher = teacher_probs(train, name)
         y = losses.emotion_targets(train.y, k, cfg.smoothing, teacher, cfg.temperature)
