@@ -132,67 +132,72 @@ def factor(match: re.Match[str]) -> float:
     return float(match.group(1))
 
 
+class LoggedPlayer:
+    """A started player with an MpvLog on its socket, both closed on exit; reconnect() after a restart."""
+
+    def __init__(self, **audio: Any) -> None:
+        self.player = start_player(**audio)
+        self.log = MpvLog(self.player.ipc_path)  # type: ignore[arg-type]
+
+    def reconnect(self) -> None:
+        self.log.close()
+        self.log = MpvLog(self.player.ipc_path)  # type: ignore[arg-type]
+
+    def __enter__(self) -> "LoggedPlayer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.close()
+        self.player.close()
+
+
 def test_tagged_gain_fallback_and_clip_guard_are_applied_also_after_a_crash(tracks: dict[str, Path]) -> None:
-    player = start_player(replaygain="track", replaygain_preamp_db=1.0, replaygain_fallback_db=-6.0)
-    mpv_log = MpvLog(player.ipc_path)  # type: ignore[arg-type]
-    try:
+    with LoggedPlayer(replaygain="track", replaygain_preamp_db=1.0, replaygain_fallback_db=-6.0) as lp:
+        player = lp.player
         assert player.mpv_property("replaygain") == "track"
         assert player.mpv_property("replaygain-clip") is False
 
         play(player, tracks["loud"])  # -9 dB tag + 1 dB preamp
-        assert factor(mpv_log.wait_for(r"Applying replay-gain: ([0-9.]+)")) == pytest.approx(db(-8.0), abs=1e-5)
+        assert factor(lp.log.wait_for(r"Applying replay-gain: ([0-9.]+)")) == pytest.approx(db(-8.0), abs=1e-5)
 
-        since = mpv_log.mark()
+        since = lp.log.mark()
         play(player, tracks["plain"])  # no tags: the fallback, without the preamp
-        fallback = mpv_log.wait_for(r"Applying fallback gain: ([0-9.]+)", since)
+        fallback = lp.log.wait_for(r"Applying fallback gain: ([0-9.]+)", since)
         assert factor(fallback) == pytest.approx(db(-6.0), abs=1e-5)
 
-        since = mpv_log.mark()
+        since = lp.log.mark()
         play(player, tracks["hot"])  # +7 dB would push the 0.9 peak to 2.0: held at 1 / 0.9
-        assert factor(mpv_log.wait_for(r"Applying replay-gain: ([0-9.]+)", since)) == pytest.approx(db(7.0), abs=1e-5)
-        guarded = mpv_log.wait_for(r"\.\.\.with clipping prevention: ([0-9.]+)", since)
+        assert factor(lp.log.wait_for(r"Applying replay-gain: ([0-9.]+)", since)) == pytest.approx(db(7.0), abs=1e-5)
+        guarded = lp.log.wait_for(r"\.\.\.with clipping prevention: ([0-9.]+)", since)
         assert factor(guarded) == pytest.approx(1 / 0.9, abs=1e-5)
 
         # A crashed mpv is started again with the same options.
         old_pid = player.pid
         assert old_pid is not None
-        mpv_log.close()
+        lp.log.close()
         os.kill(old_pid, signal.SIGKILL)
         player.recorder.wait_for("player_restarted")  # type: ignore[attr-defined]
         assert player.pid not in (None, old_pid)
-        mpv_log = MpvLog(player.ipc_path)  # type: ignore[arg-type]
+        lp.reconnect()
         assert player.mpv_property("replaygain-fallback") == pytest.approx(-6.0)
         play(player, tracks["loud"])
-        assert factor(mpv_log.wait_for(r"Applying replay-gain: ([0-9.]+)")) == pytest.approx(db(-8.0), abs=1e-5)
-    finally:
-        mpv_log.close()
-        player.close()
+        assert factor(lp.log.wait_for(r"Applying replay-gain: ([0-9.]+)")) == pytest.approx(db(-8.0), abs=1e-5)
 
 
 def test_album_mode_uses_the_track_gain_when_there_is_no_album_gain(tracks: dict[str, Path]) -> None:
-    player = start_player(replaygain="album")
-    mpv_log = MpvLog(player.ipc_path)  # type: ignore[arg-type]
-    try:
-        play(player, tracks["loud"])
-        assert factor(mpv_log.wait_for(r"Applying replay-gain: ([0-9.]+)")) == pytest.approx(db(-9.0), abs=1e-5)
-    finally:
-        mpv_log.close()
-        player.close()
+    with LoggedPlayer(replaygain="album") as lp:
+        play(lp.player, tracks["loud"])
+        assert factor(lp.log.wait_for(r"Applying replay-gain: ([0-9.]+)")) == pytest.approx(db(-9.0), abs=1e-5)
 
 
 def test_replaygain_off_applies_no_gain_at_all(tracks: dict[str, Path]) -> None:
-    player = start_player(replaygain="off", replaygain_fallback_db=-12.0)
-    mpv_log = MpvLog(player.ipc_path)  # type: ignore[arg-type]
-    try:
-        assert player.mpv_property("replaygain") in (False, "no")  # mpv reports "no" as false
-        assert player.mpv_property("replaygain-fallback") == pytest.approx(0.0)
-        play(player, tracks["loud"])
-        play(player, tracks["plain"])
-        mpv_log.wait_for(r"Opening done: .*plain\.flac")  # the log works and reached the second file
-        assert mpv_log.gains() == []  # neither "Applying replay-gain" nor "Applying fallback gain"
-    finally:
-        mpv_log.close()
-        player.close()
+    with LoggedPlayer(replaygain="off", replaygain_fallback_db=-12.0) as lp:
+        assert lp.player.mpv_property("replaygain") in (False, "no")  # mpv reports "no" as false
+        assert lp.player.mpv_property("replaygain-fallback") == pytest.approx(0.0)
+        play(lp.player, tracks["loud"])
+        play(lp.player, tracks["plain"])
+        lp.log.wait_for(r"Opening done: .*plain\.flac")  # the log works and reached the second file
+        assert lp.log.gains() == []  # neither "Applying replay-gain" nor "Applying fallback gain"
 
 
 def test_replaygain_arguments_and_config() -> None:
