@@ -8,7 +8,7 @@ import pytest
 from convert.train import augment, losses
 from convert.train.calibrate import fit_values
 from convert.metrics import years_report
-from convert.train.stretch import choose, cross_fitted, stretched
+from convert.train.stretch import choose, cross_fitted, fold_parts, stretched, with_fold_stretches
 
 
 def faces(n: int = 8, channels: int = 1) -> np.ndarray:
@@ -147,6 +147,12 @@ def test_stretch_undoes_a_linear_pull_to_the_middle():
     crossed, per_half = cross_fitted(years, ages)
     after = years_report(crossed, ages)
     assert len(per_half) == 2 and after["max_abs_band_bias"] < 2.0 and after["mae"] < before["mae"] - 0.5
+    # the same halves and stretches, applied to another reading of the same faces (no flip)
+    assert np.array_equal(with_fold_stretches(years, per_half), crossed)
+    later = with_fold_stretches(years + 3.0, per_half)       # 3 years older: each half by its own scale
+    for part, (scale, _) in zip(fold_parts(ages.size), per_half):
+        unclipped = crossed[part] > 0
+        assert unclipped.mean() > 0.9 and np.allclose((later - crossed)[part][unclipped], 3.0 * scale)
 
 
 def test_stretching_the_values_table_stretches_the_expectation():

@@ -46,15 +46,25 @@ def choose(years: np.ndarray, ages: np.ndarray) -> tuple[float, float]:
     return min(grid, key=lambda g: (score(stretched(years, *g), ages), abs(g[0] - 1) + abs(g[1])))
 
 
+def fold_parts(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two fixed, seeded halves of n validation images."""
+    half = np.random.default_rng(SEED).random(n) < 0.5
+    return half, ~half
+
+
 def cross_fitted(years: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Each half stretched with the (scale, shift) chosen on the other half."""
-    half = np.random.default_rng(SEED).random(len(ages)) < 0.5
-    out, chosen = np.empty_like(years), []
-    for part in (half, ~half):
-        g = choose(years[~part], ages[~part])
+    chosen = [choose(years[~part], ages[~part]) for part in fold_parts(len(ages))]
+    return with_fold_stretches(years, chosen), chosen
+
+
+def with_fold_stretches(years: np.ndarray, chosen: list[tuple[float, float]]) -> np.ndarray:
+    """Each half stretched with its own (scale, shift): another reading of the same faces (the model
+    without flip) measured with the stretches cross_fitted chose."""
+    out = np.empty_like(years)
+    for part, g in zip(fold_parts(len(years)), chosen):
         out[part] = stretched(years[part], *g)
-        chosen.append(g)
-    return out, chosen
+    return out
 
 
 def _brief(rep: dict) -> dict:
@@ -79,9 +89,8 @@ def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None 
     val = age_split("heldout")
     ages = val.y.astype(np.float64)
     member = Member(model)
-    years = member.predict(val.x, False).astype(np.float64)
-    if flip:
-        years = 0.5 * (years + member.predict(val.x, True))
+    single = member.predict(val.x, False).astype(np.float64)
+    years = 0.5 * (single + member.predict(val.x, True)) if flip else single
     label = model + (" (+flip)" if flip else "")
     before = years_report(years, ages)
     crossed, fold_choices = cross_fitted(years, ages)
@@ -93,6 +102,12 @@ def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None 
              _line(label, before),
              _line(f"{label}, stretched, 2-fold cross-fitted", after),
              _line(f"{label}, stretch chosen on all of it (in-sample)", in_sample)]
+    single_figures = None
+    if flip:      # the stretched file alone (no flip) is shipped too: its own figures, same stretches
+        single_figures = {"before": years_report(single, ages),
+                          "cross_fitted": years_report(with_fold_stretches(single, fold_choices), ages)}
+        table += [_line(f"{model} alone (no flip)", single_figures["before"]),
+                  _line(f"{model} alone, the same stretches, 2-fold cross-fitted", single_figures["cross_fitted"])]
     for line in table:
         log(line)
     log(f"stretch on all images: scale {scale:.2f} shift {shift:+.2f}; per half {fold_choices}")
@@ -100,6 +115,7 @@ def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None 
            "fold_choices": [list(g) for g in fold_choices], "n_val": len(ages),
            "validation": "UTKFace dev held-out part, device-like crops, int8 TFLite",
            "before": _brief(before), "cross_fitted": _brief(after), "in_sample": _brief(in_sample),
+           "single": {k: _brief(v) for k, v in single_figures.items()} if single_figures else None,
            "table": table,
            "command": f"python -m convert.train stretch-age --model {model}" + (" --flip" if flip else "")
                       + (f" --ship {ship_as}" if ship_as else "")}
@@ -116,23 +132,23 @@ def ship(name: str, model: str, entry: dict, out: dict) -> None:
     from ..cards import notice
     values = stretched(np.asarray(entry["output"]["values"], np.float64), out["scale"], out["shift"])
     flipped = f"{name}_flip" if out["flip"] else None
-    metrics = {"dataset": "UTKFace dev held-out part, 2-fold cross-fitted",
-               "int8": {"mae": out["cross_fitted"]["mae"], "bands": out["cross_fitted"]["bands"]}}
+    def metrics(fig: dict) -> dict:
+        return {"dataset": "UTKFace dev held-out part, 2-fold cross-fitted",
+                "int8": {"mae": fig["mae"], "bands": fig["bands"]}}
     new = {k: v for k, v in entry.items() if k not in ("metrics", "description")}
     new["description"] = (f"{model}'s file, its values table stretched around {PIVOT:g} years "
                           f"(x{out['scale']:.2f}, {out['shift']:+.2f} y) against its end-of-range bias")
     new["output"] = {**entry["output"], "values": [round(float(v), 3) for v in values]}
     new["stretch"] = {"of": model, "pivot": PIVOT, "scale": out["scale"], "shift": out["shift"],
                       "chosen_on": "UTKFace dev held-out part"}
-    new["metrics"] = {**metrics, "details": f"metrics/{name}.json"}
-    if flipped:
-        new["metrics"]["note"] = f"figures of {flipped} (with the mirrored crop)"
+    alone = out["single"]["cross_fitted"] if flipped else out["cross_fitted"]
+    new["metrics"] = {**metrics(alone), "details": f"metrics/{name}.json"}
     update_manifest(name, new)
     names = [name]
     if flipped:
         update_manifest(flipped, {"task": "age", "ensemble": {"members": [name], "weights": [1.0], "flip": True},
                                   "description": f"{name} on the crop and on its mirror image, averaged",
-                                  "metrics": {**metrics, "details": f"metrics/{flipped}.json"}})
+                                  "metrics": {**metrics(out["cross_fitted"]), "details": f"metrics/{flipped}.json"}})
         names.append(flipped)
     for n in names:
         write_json(METRICS / f"{n}.json", out)
