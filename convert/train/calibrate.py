@@ -120,22 +120,33 @@ def calibrate(name: str = "age", ship_as: str | None = None) -> dict:
     if ship_as:
         if not out["comparison"]["beats_baseline"]:
             raise SystemExit(f"not shipped: the calibrated values do not beat {name!r} {out['comparison']['checks']}")
-        new = {k: v for k, v in entry.items() if k != "metrics"}
-        new["output"] = {**entry["output"], "values": out["values"],
-                         "note": f"values refit on the UTKFace train part (calibration map), "
-                                 f"see metrics/{ship_as}.json; the model file is {name!r}'s"}
-        new["calibration_map"] = {"of": name, "method": "IRLS L1 + smoothness, monotone",
-                                  "lam": lam, "balance": balance, "data": "UTKFace dev train part"}
-        new["metrics"] = {"dataset": "UTKFace dev held-out part (20%, hash rule)",
-                          "int8": {"mae": round(after["mae"], 3),
-                                   "mean_signed_error": round(after["mean_signed_error"], 3),
-                                   "bands": {k: round(b["mean_signed_error"], 3)
-                                             for k, b in after["bands"].items()}},
-                          "details": f"metrics/{ship_as}.json"}
-        update_manifest(ship_as, new)
-        write_json(METRICS / f"{ship_as}.json", out)
+        add_values_entry(
+            ship_as, entry, values, out,
+            description=f"{name}'s file, its values table refit on the UTKFace train part (calibration map)",
+            made_by={"calibration_map": {"of": name, "method": "IRLS L1 + smoothness, monotone",
+                                         "lam": lam, "balance": balance, "data": "UTKFace dev train part"}},
+            metrics={"dataset": "UTKFace dev held-out part (20%, hash rule)",
+                     "int8": {"mae": round(after["mae"], 3),
+                              "mean_signed_error": round(after["mean_signed_error"], 3),
+                              "bands": {k: round(b["mean_signed_error"], 3) for k, b in after["bands"].items()}}})
         log(f"manifest model {ship_as!r} added (same file as {name!r}, new values table)")
     return out
+
+
+def add_values_entry(name: str, entry: dict, values: np.ndarray, details: dict, description: str,
+                     made_by: dict, metrics: dict) -> None:
+    """Add manifest model `name`: the file and settings of `entry` with a new values table.
+    made_by: the key(s) that say how the values were made; details: metrics/<name>.json. NOTICE
+    is written again."""
+    from ..cards import notice
+    new = {k: v for k, v in entry.items() if k not in ("metrics", "description")}
+    new["description"] = description
+    new["output"] = {**entry["output"], "values": [round(float(v), 3) for v in values]}
+    new.update(made_by)
+    new["metrics"] = {**metrics, "details": f"metrics/{name}.json"}
+    update_manifest(name, new)
+    write_json(METRICS / f"{name}.json", details)
+    (OUT / "NOTICE").write_text(notice(load_manifest()))
 
 
 def _strip(rep: dict) -> dict:

@@ -129,30 +129,28 @@ def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None 
 
 def ship(name: str, model: str, entry: dict, out: dict) -> None:
     """`name`: the model's file with stretched values; with flip also `name`_flip, the ensemble."""
-    from ..cards import notice
+    from .calibrate import add_values_entry
     values = stretched(np.asarray(entry["output"]["values"], np.float64), out["scale"], out["shift"])
     flipped = f"{name}_flip" if out["flip"] else None
+
     def metrics(fig: dict) -> dict:
         return {"dataset": "UTKFace dev held-out part, 2-fold cross-fitted",
                 "int8": {"mae": fig["mae"], "bands": fig["bands"]}}
-    new = {k: v for k, v in entry.items() if k not in ("metrics", "description")}
-    new["description"] = (f"{model}'s file, its values table stretched around {PIVOT:g} years "
-                          f"(x{out['scale']:.2f}, {out['shift']:+.2f} y) against its end-of-range bias")
-    new["output"] = {**entry["output"], "values": [round(float(v), 3) for v in values]}
-    new["stretch"] = {"of": model, "pivot": PIVOT, "scale": out["scale"], "shift": out["shift"],
-                      "chosen_on": "UTKFace dev held-out part"}
-    alone = out["single"]["cross_fitted"] if flipped else out["cross_fitted"]
-    new["metrics"] = {**metrics(alone), "details": f"metrics/{name}.json"}
-    update_manifest(name, new)
+
+    add_values_entry(
+        name, entry, values, out,
+        description=(f"{model}'s file, its values table stretched around {PIVOT:g} years "
+                     f"(x{out['scale']:.2f}, {out['shift']:+.2f} y) against its end-of-range bias"),
+        made_by={"stretch": {"of": model, "pivot": PIVOT, "scale": out["scale"], "shift": out["shift"],
+                             "chosen_on": "UTKFace dev held-out part"}},
+        metrics=metrics(out["single"]["cross_fitted"] if flipped else out["cross_fitted"]))
     names = [name]
     if flipped:
         update_manifest(flipped, {"task": "age", "ensemble": {"members": [name], "weights": [1.0], "flip": True},
                                   "description": f"{name} on the crop and on its mirror image, averaged",
                                   "metrics": {**metrics(out["cross_fitted"]), "details": f"metrics/{flipped}.json"}})
+        write_json(METRICS / f"{flipped}.json", out)
         names.append(flipped)
-    for n in names:
-        write_json(METRICS / f"{n}.json", out)
-    (OUT / "NOTICE").write_text(notice(load_manifest()))
     write_card(names, out)
     log(f"manifest models {', '.join(names)} added (the file of {model!r}, new values table)")
 
