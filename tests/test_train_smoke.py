@@ -210,11 +210,11 @@ def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average(pyth
 TEACHER_CHECK = """
 import json, sys
 import numpy as np
-from convert.train.ensemble import teacher_probs
+from convert.train.ensemble import members_probs
 from convert.train.export import train_command
 from convert.train.loop import TrainConfig, default_arch
 x = np.load(sys.argv[1])["x"][:16]
-probs = teacher_probs(["emotion_cnn4"], x, None)
+probs = members_probs(["emotion_cnn4"], x, None)
 cfg = TrainConfig(task="emotion", run="r", arch=default_arch("emotion", "resnet4", False), distill=0.7,
                   teacher=["emotion", "emotion_cnn4"])
 print(json.dumps({"probs": probs.tolist(), "command": train_command(cfg),

@@ -87,7 +87,7 @@ class Member(ShippedModel):
         return float(np.median(times))
 
 
-def teacher_probs(names: list[str], x_u8: np.ndarray, cache: str | None) -> np.ndarray:
+def members_probs(names: list[str], x_u8: np.ndarray, cache: str | None) -> np.ndarray:
     """Distillation targets from emotion members: their int8 probabilities on these images, each
     averaged with its mirror image, then over members. Cached under cache + the members' hash."""
     import hashlib

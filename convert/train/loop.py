@@ -113,7 +113,7 @@ def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.
         k = len(EMOTION_LABELS)
         teacher = None
         if cfg.distill > 0 and cfg.teacher:
-            from .ensemble import teacher_probs as members_probs
+            from .ensemble import members_probs
             teacher = members_probs(cfg.teacher, train.x, None if cfg.limit_train else "teacher_members_fer_train")
             log(f"teacher {' + '.join(cfg.teacher)} (with flips): agreement with the labels "
                 f"{float((teacher.argmax(1) == train.y).mean()):.3f}")
