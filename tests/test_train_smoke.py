@@ -223,6 +223,7 @@ print(json.dumps({"probs": probs.tolist(), "command": train_command(cfg),
 
 
 def test_distillation_teacher_from_members_is_their_flip_averaged_int8_output(python, emotion_run):
+    # emotion_run: its smoke run writes the cached 192-image validation subset read here
     val = CACHE / "fer_test_48_n192.npz"
     proc = subprocess.run([python, "-c", TEACHER_CHECK, str(val)], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
