@@ -17,7 +17,7 @@ import numpy as np
 
 from ..common import METRICS, OUT, WORK, load_manifest, log, update_manifest, write_json
 from ..metrics import years_report
-from .datasets import CACHE, age_split
+from .datasets import CACHE, age_split, cached_array
 from .losses import age_balance_weights
 
 LAMBDAS = (0.1, 1.0, 10.0)
@@ -38,14 +38,12 @@ def probabilities(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     from ..tfl import TFL
     entry = load_manifest()["models"][name]
     split = age_split(part)
-    path = CACHE / f"probs_{name}_{entry['sha256'][:12]}_{part}.npy"
-    if path.exists():
-        p = np.load(path)
-    else:
+
+    def build() -> np.ndarray:
         log(f"running {entry['file']} (int8, 1 thread) on {len(split)} UTKFace {part} crops")
-        p = TFL(OUT / entry["file"])(model_input(split.x, entry["input"]))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, p)
+        return TFL(OUT / entry["file"])(model_input(split.x, entry["input"]))
+
+    p = cached_array(CACHE / f"probs_{name}_{entry['sha256'][:12]}_{part}.npy", build)
     p = np.clip(p.astype(np.float64), 0.0, None)
     return p / np.maximum(p.sum(1, keepdims=True), 1e-12), split.y.astype(np.float64)
 

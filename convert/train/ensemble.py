@@ -91,26 +91,21 @@ def members_probs(names: list[str], x_u8: np.ndarray, cache: str | None) -> np.n
     """Distillation targets from emotion members: their int8 probabilities on these images, each
     averaged with its mirror image, then over members. Cached under cache + the members' hash."""
     import hashlib
-    from .datasets import CACHE
+    from .datasets import CACHE, cached_array
     members = [Member(n) for n in names]
     wrong = [m.name for m in members if m.task != "emotion"]
     if wrong:
         raise SystemExit(f"teacher members must be emotion models: {', '.join(wrong)}")
     digest = hashlib.sha256(b"".join(m.path.read_bytes() for m in members)).hexdigest()[:12]
-    path = CACHE / f"{cache}_{digest}.npy" if cache else None
-    if path is not None and path.exists():
-        probs = np.load(path)
-        if len(probs) == len(x_u8):
-            return probs
-    outs = []
-    for m in members:
-        outs.append(0.5 * (m.predict(x_u8, False) + m.predict(x_u8, True)))
-        log(f"teacher member {m.name}: {len(x_u8)} images, each also mirrored")
-    probs = combine(outs, [1.0] * len(outs)).astype(np.float32)
-    if path is not None:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        np.save(path, probs)
-    return probs
+
+    def build() -> np.ndarray:
+        outs = []
+        for m in members:
+            outs.append(0.5 * (m.predict(x_u8, False) + m.predict(x_u8, True)))
+            log(f"teacher member {m.name}: {len(x_u8)} images, each also mirrored")
+        return combine(outs, [1.0] * len(outs)).astype(np.float32)
+
+    return cached_array(CACHE / f"{cache}_{digest}.npy" if cache else None, build, len(x_u8))
 
 
 def combine(outputs: list[np.ndarray], weights: list[float]) -> np.ndarray:
