@@ -14,18 +14,11 @@ from typing import Iterator
 import pytest
 
 from core_testkit import (HAPPY_FACE, NO_FACE, SAD_FACE, Recorder, camera_folder, config_data, make_config,
-                          models_ready, show, wait_until, write_library)
+                          models_ready, show, wait_until)
 from moodbox.core import PLAYER_STATE_FILE, STATE_TOPICS, Core
 
 NO_MODELS = models_ready()
 needs_models = pytest.mark.skipif(NO_MODELS is not None, reason=NO_MODELS or "")
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("music")
-    write_library(folder)
-    return folder
 
 
 class Harness:

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from core_testkit import NO_FACE, WAIT_S, camera_folder, config_data, write_config, write_library
+from core_testkit import NO_FACE, WAIT_S, camera_folder, config_data, write_config
 from moodbox import sdnotify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,13 +126,6 @@ def test_broken_config_exits_2_naming_file_line_key(tmp_path: Path) -> None:
 
 
 # ----- `moodbox run` end to end (folder camera, real library, mpv with null audio) --------------------
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("music")
-    write_library(folder)
-    return folder
 
 
 class Daemon:

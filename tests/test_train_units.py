@@ -175,3 +175,19 @@ def test_rebin_and_teacher_mix():
     assert np.isclose(y[0, 1:].sum(), 1) and np.isclose(y[0, 1 + 50], 0.1, atol=1e-3)
     with pytest.raises(ValueError, match="dldl"):
         losses.age_targets(np.array([30.0]), "coral", 2.0, r, 0.25)
+
+
+def test_mixup_blends_images_targets_and_weights_with_the_same_partner():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(16, 4, 4, 1)).astype(np.float32)
+    y = np.eye(16, dtype=np.float32)                 # sample i's target marks i alone
+    w = np.arange(1, 17, dtype=np.float32)
+    mx, my, mw = augment.mixup(x, y, w, np.random.default_rng(5), alpha=0.4)
+    own = my[np.arange(16), np.arange(16)]           # lam of each sample
+    assert np.all(own >= 0.5) and np.any(own < 0.99)
+    partner = np.where(my.sum(1) > own + 1e-6, (my - np.diag(own)).argmax(1), np.arange(16))
+    lam = own.reshape(-1, 1, 1, 1)
+    np.testing.assert_allclose(mx, lam * x + (1 - lam) * x[partner], atol=1e-6)
+    np.testing.assert_allclose(mw, own * w + (1 - own) * w[partner], rtol=1e-6)
+    np.testing.assert_allclose(my.sum(1), 1.0, atol=1e-6)
+    assert augment.mixup(x, y, w, rng, 0.0)[0] is x  # off: untouched

@@ -29,6 +29,8 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
                    help="stop after the epoch that passes this wall time (the best checkpoint is kept)")
     p.add_argument("--ema", type=float, default=0.0,
                    help="validate and keep a moving average of the weights (e.g. 0.999; 0 = off)")
+    p.add_argument("--mixup", type=float, default=0.0,
+                   help="mixup: blend each training image and its target with another by Beta(a, a) (e.g. 0.2; 0 = off)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--no-export", action="store_true", help="skip int8 conversion + evaluation")
     p.add_argument("--smoke", action="store_true",
@@ -72,7 +74,7 @@ def training_config(args, task: str):
     return TrainConfig(task=task, run=run, arch=arch, epochs=epochs, batch=args.batch, lr=args.lr,
                        patience=args.patience, seed=args.seed, threads=args.threads,
                        limit_train=limit_train, limit_val=limit_val, init_from=args.init_from,
-                       max_minutes=args.max_minutes, ema=args.ema,
+                       max_minutes=args.max_minutes, ema=args.ema, mixup=args.mixup,
                        augment=NONE if args.no_augment else AugmentConfig(), **extra)
 
 

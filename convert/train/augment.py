@@ -86,3 +86,21 @@ def augment_batch(images: np.ndarray, rng: np.random.Generator, cfg: AugmentConf
             img = random_erase(img, rng, cfg)
         out[i] = img
     return out
+
+
+def mixup(x: np.ndarray, y: np.ndarray, w: np.ndarray, rng: np.random.Generator,
+          alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mixup (Zhang et al. 2018): each sample blended with a random partner of the batch,
+    images, targets and sample weights alike, by lam ~ Beta(alpha, alpha) kept >= 0.5 so the
+    first image stays the main one. x is the float model input; alpha 0 returns the batch as is."""
+    if alpha <= 0:
+        return x, y, w
+    lam = rng.beta(alpha, alpha, size=len(x)).astype(np.float32)
+    lam = np.maximum(lam, 1.0 - lam)
+    partner = rng.permutation(len(x))
+
+    def blend(a: np.ndarray) -> np.ndarray:
+        shape = (-1,) + (1,) * (a.ndim - 1)
+        return (lam.reshape(shape) * a + (1.0 - lam.reshape(shape)) * a[partner]).astype(np.float32)
+
+    return blend(x), blend(y), blend(w)

@@ -296,6 +296,8 @@ def train_command(cfg: TrainConfig) -> str:
         parts.append(f"--max-minutes {cfg.max_minutes:g}")
     if cfg.ema:
         parts.append(f"--ema {cfg.ema:g}")
+    if cfg.mixup:
+        parts.append(f"--mixup {cfg.mixup:g}")
     if cfg.init_from:
         parts.append(f"--init-from {cfg.init_from}")
     return " ".join(parts + [f"--run {cfg.run}"])

@@ -21,7 +21,7 @@ from ..common import WORK, log, write_json
 from ..data import EMOTION_LABELS
 from ..metrics import classification_report, years_report
 from . import losses
-from .augment import AugmentConfig, augment_batch
+from .augment import AugmentConfig, augment_batch, mixup
 from .datasets import Split, age_split, age_teacher_probs, emotion_split, teacher_probs, to_model_input
 from .models import ARCHS, SMOKE, ArchConfig, build
 
@@ -56,6 +56,7 @@ class TrainConfig:
     max_minutes: float | None = None          # stop after the epoch that passes this wall time
     ema: float = 0.0                          # weight moving average per step (0 = off, e.g. 0.999):
                                               # validated and checkpointed instead of the raw weights
+    mixup: float = 0.0                        # Beta(alpha, alpha) of mixup in each batch (0 = off)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property
@@ -168,8 +169,8 @@ def make_batches(train: Split, y: np.ndarray, w: np.ndarray, cfg: TrainConfig):
 
         def __getitem__(self, i):
             idx = self.order[i * cfg.batch:(i + 1) * cfg.batch]
-            x = augment_batch(train.x[idx], self.rng, cfg.augment)
-            return to_model_input(x), y[idx], w[idx]
+            x = to_model_input(augment_batch(train.x[idx], self.rng, cfg.augment))
+            return mixup(x, y[idx], w[idx], self.rng, cfg.mixup)
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(train))
