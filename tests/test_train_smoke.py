@@ -192,9 +192,9 @@ print("ok", first_fresh, len(dst))
 """
 
 
-def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average(python, emotion_run):
+def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average_with_mixup(python, emotion_run):
     proc = subprocess.run([python, "-m", "convert.train", "emotion", "--arch", "resnet4", "--init-from",
-                           "pytest-smoke-emotion", "--ema", "0.9", "--smoke", "--no-export",
+                           "pytest-smoke-emotion", "--ema", "0.9", "--mixup", "0.3", "--smoke", "--no-export",
                            "--run", "pytest-smoke-emotion-grown"],
                           cwd=ROOT, capture_output=True, text=True, timeout=900,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
@@ -202,6 +202,7 @@ def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average(pyth
     assert "layers with weights from pytest-smoke-emotion" in proc.stdout
     run = json.loads((RUNS / "pytest-smoke-emotion-grown" / "run.json").read_text())
     assert run["config"]["ema"] == 0.9 and run["config"]["arch"]["widths"] == [8, 16, 32]
+    assert run["config"]["mixup"] == 0.3
     check = subprocess.run([python, "-c", GROWN_CHECK], cwd=ROOT, capture_output=True, text=True,
                            timeout=600, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     assert check.returncode == 0 and check.stdout.splitlines()[-1].startswith("ok "), check.stdout[-3000:] + check.stderr[-3000:]
@@ -216,7 +217,7 @@ from convert.train.loop import TrainConfig, default_arch
 x = np.load(sys.argv[1])["x"][:16]
 probs = members_probs(["emotion_cnn4"], x, None)
 cfg = TrainConfig(task="emotion", run="r", arch=default_arch("emotion", "resnet4", False), distill=0.7,
-                  teacher=["emotion", "emotion_cnn4"])
+                  teacher=["emotion", "emotion_cnn4"], mixup=0.2)
 print(json.dumps({"probs": probs.tolist(), "command": train_command(cfg),
                   "again": TrainConfig.from_json(cfg.to_json()).teacher}))
 """
@@ -235,4 +236,5 @@ def test_distillation_teacher_from_members_is_their_flip_averaged_int8_output(py
     direct = 0.5 * (run_int8(model, x) + run_int8(model, x[:, :, ::-1]))
     np.testing.assert_allclose(np.asarray(out["probs"]), direct / direct.sum(1, keepdims=True), atol=2e-3)
     assert "--distill 0.7" in out["command"] and "--teacher emotion emotion_cnn4" in out["command"]
+    assert "--mixup 0.2" in out["command"]
     assert out["again"] == ["emotion", "emotion_cnn4"]
