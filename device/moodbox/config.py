@@ -47,7 +47,7 @@ class PerceptionConfig(Section):
     models_dir: str = "models_tflite"
     detector: Literal["full_range", "short_range"] = "full_range"
     # Which emotion / age model (or ensemble) of models_tflite/manifest.json to use.
-    emotion_model: str = "emotion_cnn4"  # our ResNet, 4 stages; "emotion" = the borrowed mini-Xception
+    emotion_model: str = "emotion_cnn4_mixup"  # our ResNet, 4 stages; "emotion" = the borrowed mini-Xception
     age_model: str = "age_wrn_stretch_flip"  # our WideResNet, end bias stretched, flip-averaged; "age" = dlib
     threads: int = Field(1, ge=1, le=8)
     min_face_score: float = Field(0.5, ge=0, le=1)
