@@ -86,8 +86,8 @@ def detections(rows):
     return cache
 
 
-def blazeface_crops(rows, margin, aligned=ALIGNED):
-    """Device-like crops: BlazeFace box + margin, eye-line aligned, 64x64 RGB."""
+def blazeface_crops(rows, margin, aligned=ALIGNED, size=SIZE):
+    """Device-like crops: BlazeFace box + margin, eye-line aligned, size x size RGB (64 by default)."""
     from .facecrop import aligned_crop
     dets = detections(rows)
     chips, ages, missed = [], [], 0
@@ -97,7 +97,7 @@ def blazeface_crops(rows, margin, aligned=ALIGNED):
             missed += 1
             continue
         im = Image.open(p).convert("RGB")
-        chips.append(np.asarray(aligned_crop(im, d[0], d[1], margin, SIZE, aligned)))
+        chips.append(np.asarray(aligned_crop(im, d[0], d[1], margin, size, aligned)))
         ages.append(age)
     return np.stack(chips), np.array(ages), missed
 

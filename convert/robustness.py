@@ -138,7 +138,7 @@ def task_data(task: str, size: int, color: str, n: int) -> tuple[np.ndarray, np.
     from .train.datasets import age_margin
     rows = utk_list("heldout")
     rows = seeded_subset(rows, n, SEED) if n else rows
-    chips, ages, _ = blazeface_crops(rows, age_margin())
+    chips, ages, _ = blazeface_crops(rows, age_margin(), size=size)
     if chips.shape[1] != size:
         chips = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in chips])
     if color == "gray":

@@ -134,22 +134,27 @@ def test_emotion_smoke_with_distillation(python, emotion_run, tmp_path):
     assert sum(reading.emotion.values()) == pytest.approx(1.0)
 
 
-def test_age_smoke_coral_exports_years(python, tmp_path):
-    r = smoke(python, "age", "--head", "coral")
-    assert r["run"]["config"]["head"] == "coral"
-    val = np.load(CACHE / next(p.name for p in CACHE.glob("utk_heldout_64_m*_n160.npz")))
+def test_age_smoke_coral_at_a_bigger_crop_exports_years(python, tmp_path):
+    r = smoke(python, "age", "--head", "coral", "--input-size", "72")
+    assert r["run"]["config"]["head"] == "coral" and r["run"]["config"]["input_size"] == 72
+    val = np.load(CACHE / next(p.name for p in CACHE.glob("utk_heldout_72_m*_n160.npz")))
+    assert val["x"].shape[1:] == (72, 72, 3)
     years = run_int8(r["folder"] / "model_int8.tflite", val["x"])
     assert years.shape == (len(val["y"]), 1)                      # decoding is inside the graph
     assert np.all((years >= -1) & (years <= 101))
     mae = float(np.abs(years[:, 0] - val["y"]).mean())
     assert r["report"]["int8"]["mae"] == pytest.approx(mae, rel=1e-4)
     assert set(r["report"]["int8"]["bands"]) == {"0-12", "13-19", "20-39", "40-59", "60+"}
+    # the shipped 64px model is compared on the same faces, cut at its own size
+    base = np.load(CACHE / next(p.name for p in CACHE.glob("utk_heldout_64_m*_n160.npz")))
+    np.testing.assert_array_equal(base["y"], val["y"])
+    assert r["report"]["baseline"]["report"]["n"] == len(val["y"])
     entry = json.loads((r["folder"] / "manifest_entry.json").read_text())
-    assert entry["output"]["decode"] == "regression"
+    assert entry["output"]["decode"] == "regression" and entry["input"]["size"] == [72, 72]
     reading = device_reading(r["folder"], "age", tmp_path)
     import cv2
     face = cv2.imread(str(ROOT / "device" / "moodbox" / "data" / "faces" / "astronaut.png"))[40:210, 140:310]
-    rgb = cv2.cvtColor(cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    rgb = cv2.cvtColor(cv2.resize(face, (72, 72), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     direct = run_int8(r["folder"] / "model_int8.tflite", rgb[None])[0, 0]
     assert reading.age_years == pytest.approx(max(0.0, float(direct)), abs=1e-3)
 

@@ -52,6 +52,9 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
         p.add_argument("--balance", type=float, default=0.5,
                        help="flatten the age histogram with weights count^-balance (0 = off)")
         p.add_argument("--sigma", type=float, default=2.0, help="dldl label distribution width (years)")
+        p.add_argument("--input-size", type=int, default=None,
+                       help="side of the square face crop in pixels (default 64); a bigger crop keeps "
+                            "more skin detail and costs time per face")
         p.add_argument("--distill", type=float, default=0.0,
                        help="dldl: share of the shipped dlib model's distribution in the target (0 = off)")
 
@@ -70,7 +73,8 @@ def training_config(args, task: str):
     run = args.run or (f"smoke-{task}" if args.smoke else f"{task}-{arch.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     extra = ({"smoothing": args.smoothing, "distill": args.distill, "temperature": args.temperature,
               "teacher": list(args.teacher), "class_power": args.class_power} if task == "emotion" else
-             {"head": args.head, "balance": args.balance, "sigma": args.sigma, "distill": args.distill})
+             {"head": args.head, "balance": args.balance, "sigma": args.sigma, "distill": args.distill,
+              "input_size": args.input_size})
     return TrainConfig(task=task, run=run, arch=arch, epochs=epochs, batch=args.batch, lr=args.lr,
                        patience=args.patience, seed=args.seed, threads=args.threads,
                        limit_train=limit_train, limit_val=limit_val, init_from=args.init_from,

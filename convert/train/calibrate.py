@@ -37,7 +37,7 @@ def probabilities(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
     """Renormalized int8 output probabilities of manifest model `name` on a UTKFace part (cached)."""
     from ..tfl import TFL
     entry = load_manifest()["models"][name]
-    split = age_split(part)
+    split = age_split(part, size=int(entry["input"]["size"][0]))
 
     def build() -> np.ndarray:
         log(f"running {entry['file']} (int8, 1 thread) on {len(split)} UTKFace {part} crops")

@@ -87,20 +87,21 @@ def age_margin() -> float:
     return float(load_manifest()["models"]["age"]["input"]["crop"]["margin"])
 
 
-def age_split(part: str, limit: int | None = None) -> Split:
-    """part 'train' or 'heldout' (validation) of UTKFace dev, device-like 64x64 RGB crops."""
+def age_split(part: str, limit: int | None = None, size: int = AGE_SIZE) -> Split:
+    """part 'train' or 'heldout' (validation) of UTKFace dev, device-like size x size RGB crops
+    (the same faces at every size: the detections come from the full images)."""
     from ..age import blazeface_crops
     from ..data import seeded_subset, utk_list
 
     margin = age_margin()
     rows = utk_list(part)
-    name = f"utk_{part}_{AGE_SIZE}_m{margin:g}"
+    name = f"utk_{part}_{size}_m{margin:g}"
     if limit is not None and limit < len(rows):  # smoke runs: a fixed subset
         rows = seeded_subset(rows, limit, SUBSET_SEED)
         name += f"_n{limit}"
 
     def build():
-        chips, ages, missed = blazeface_crops(rows, margin)
+        chips, ages, missed = blazeface_crops(rows, margin, size=size)
         log(f"UTKFace {part}: {len(ages)} crops, {missed} images without a face detection left out")
         return chips, ages.astype(np.float32)
 
@@ -144,7 +145,11 @@ def age_teacher_probs(split: Split, full_train: bool) -> np.ndarray:
         from ..common import OUT
         from ..tfl import TFL
         from .calibrate import model_input
-        p = np.clip(TFL(OUT / entry["file"])(model_input(split.x, entry["input"])), 0, None)
+        x, side = split.x, int(entry["input"]["size"][0])
+        if x.shape[1] != side:   # a run at another crop size: the teacher sees its own size
+            import cv2
+            x = np.stack([cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA) for img in x])
+        p = np.clip(TFL(OUT / entry["file"])(model_input(x, entry["input"])), 0, None)
         p = p / np.maximum(p.sum(1, keepdims=True), 1e-12)
     if len(p) != len(split):
         raise SystemExit(f"teacher probabilities for {len(p)} crops, but {len(split)} training crops: "

@@ -150,14 +150,20 @@ def evaluate(task: str, names: list[str], weights: list[float] | None = None) ->
     for m in members:
         if m.task != task:
             raise SystemExit(f"{m.name} is a {m.task} model, not {task}")
-    val = emotion_split("test") if task == "emotion" else age_split("heldout")
+    if task == "emotion":
+        val = emotion_split("test")
+        inputs = {m.name: val.x for m in members}
+    else:   # the same faces, each age member's crops cut at its own input size
+        splits = {side: age_split("heldout", size=side) for side in sorted({m.size for m in members})}
+        val = next(iter(splits.values()))
+        inputs = {m.name: splits[m.size].x for m in members}
     log(f"{task}: {len(val)} validation images, members {', '.join(names)}")
     outputs: dict[tuple[str, bool], np.ndarray] = {}
     for m in members:
         for flip in (False, True):
-            outputs[(m.name, flip)] = m.predict(val.x, flip)
+            outputs[(m.name, flip)] = m.predict(inputs[m.name], flip)
             log(f"  {m.name}{' flipped' if flip else ''}: {len(val)} images")
-    ms = {m.name: m.ms_per_face(val.x) for m in members}
+    ms = {m.name: m.ms_per_face(inputs[m.name]) for m in members}
     rows, results = header(task), []
     for k in range(1, len(members) + 1):
         for subset in itertools.combinations(range(len(members)), k):

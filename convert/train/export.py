@@ -20,7 +20,7 @@ from ..common import METRICS, OUT, ROOT, full_int8, load_manifest, log, sha256_f
 from ..data import EMOTION_LABELS
 from ..metrics import years_report
 from . import losses
-from .datasets import age_margin, to_model_input
+from .datasets import age_margin, age_split, to_model_input
 from .loop import RUNS, TrainConfig, brief, emotion_report, load_data, load_model, load_run
 
 N_CALIB = 400
@@ -100,6 +100,8 @@ def baseline_figures(task: str, val=None) -> dict:
         from ..robustness import ShippedModel
         model = ShippedModel(BASELINE[task])
         x = val.x
+        if task == "age" and x.shape[1] != model.size:
+            raise ValueError(f"{model.name} takes {model.size}px crops, given {x.shape[1]}px")
         if x.shape[1] != model.size:   # FER 48x48 -> 64x64 exactly as convert.data.fer_image does
             from PIL import Image
             x = np.stack([np.asarray(Image.fromarray(img[..., 0]).resize((model.size, model.size),
@@ -175,7 +177,10 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     keras_rep = report_of(cfg, model.predict(x, batch_size=256, verbose=0), val.y)
     tfl = TFL(path)
     rep = report_of(cfg, tfl(x), val.y)
-    base = baseline_figures(cfg.task, val)
+    base_val, base_side = val, int(load_manifest()["models"][BASELINE[cfg.task]]["input"]["size"][0])
+    if cfg.task == "age" and cfg.input_shape[0] != base_side:   # the same faces at its own size
+        base_val = age_split("heldout", cfg.limit_val, base_side)
+    base = baseline_figures(cfg.task, base_val)
     log(f"shipped {base['model']} on the same images: {brief(base['report'])}")
     ms, base_ms = bench_pair(tfl, TFL(OUT / load_manifest()["models"][BASELINE[cfg.task]]["file"]),
                              min(bench_n, len(x)))

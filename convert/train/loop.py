@@ -22,7 +22,8 @@ from ..data import EMOTION_LABELS
 from ..metrics import classification_report, years_report
 from . import losses
 from .augment import AugmentConfig, augment_batch, mixup
-from .datasets import Split, age_split, age_teacher_probs, emotion_split, teacher_probs, to_model_input
+from .datasets import (AGE_SIZE, EMOTION_SIZE, Split, age_split, age_teacher_probs, emotion_split, teacher_probs,
+                       to_model_input)
 from .models import ARCHS, SMOKE, ArchConfig, build
 
 RUNS = WORK / "train"
@@ -57,6 +58,7 @@ class TrainConfig:
     ema: float = 0.0                          # weight moving average per step (0 = off, e.g. 0.999):
                                               # validated and checkpointed instead of the raw weights
     mixup: float = 0.0                        # Beta(alpha, alpha) of mixup in each batch (0 = off)
+    input_size: int | None = None             # age: side of the square crop (None = 64)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property
@@ -65,7 +67,10 @@ class TrainConfig:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return (48, 48, 1) if self.task == "emotion" else (64, 64, 3)
+        if self.task == "emotion":
+            return (EMOTION_SIZE, EMOTION_SIZE, 1)
+        side = self.input_size or AGE_SIZE
+        return (side, side, 3)
 
     @property
     def outputs(self) -> int:
@@ -106,7 +111,8 @@ def setup_tf(threads: int, seed: int):
 def load_data(cfg: TrainConfig) -> tuple[Split, Split]:
     if cfg.task == "emotion":
         return emotion_split("train", cfg.limit_train), emotion_split("test", cfg.limit_val)
-    return age_split("train", cfg.limit_train), age_split("heldout", cfg.limit_val)
+    side = cfg.input_shape[0]
+    return age_split("train", cfg.limit_train, side), age_split("heldout", cfg.limit_val, side)
 
 
 def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.ndarray]:

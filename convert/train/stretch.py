@@ -86,9 +86,9 @@ def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None 
         raise SystemExit(f"{model!r}: give a single age model of models_tflite/manifest.json")
     if entry["output"].get("decode", "softmax_expectation") != "softmax_expectation":
         raise SystemExit(f"{model}: only a softmax_expectation age model has a values table to stretch")
-    val = age_split("heldout")
-    ages = val.y.astype(np.float64)
     member = Member(model)
+    val = age_split("heldout", size=member.size)
+    ages = val.y.astype(np.float64)
     single = member.predict(val.x, False).astype(np.float64)
     years = 0.5 * (single + member.predict(val.x, True)) if flip else single
     label = model + (" (+flip)" if flip else "")
