@@ -112,5 +112,5 @@ def test_missing_models_give_a_clear_error(tmp_path: Path) -> None:
     config.write_text(f"perception:\n  models_dir: {models}\n")
     result = analyze(str(FACES / "astronaut.png"), config=config)
     assert result.returncode == 3
-    assert "age_wrn_int8.tflite: model file of 'age_wrn_stretch' is missing" in result.stderr  # the default's member
+    assert "age_wrn80_int8.tflite: model file of 'age_wrn80_stretch' is missing" in result.stderr  # the default's file
     assert result.stdout == ""

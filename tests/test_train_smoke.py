@@ -137,6 +137,10 @@ def test_emotion_smoke_with_distillation(python, emotion_run, tmp_path):
 def test_age_smoke_coral_at_a_bigger_crop_exports_years(python, tmp_path):
     r = smoke(python, "age", "--head", "coral", "--input-size", "72")
     assert r["run"]["config"]["head"] == "coral" and r["run"]["config"]["input_size"] == 72
+    command = subprocess.run([python, "-c", "from convert.train.export import train_command; from convert.train.loop "
+                              "import load_run; print(train_command(load_run('pytest-smoke-age')[0]))"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "--input-size 72 " in command.stdout, command.stdout + command.stderr[-2000:]
     val = np.load(CACHE / next(p.name for p in CACHE.glob("utk_heldout_72_m*_n160.npz")))
     assert val["x"].shape[1:] == (72, 72, 3)
     years = run_int8(r["folder"] / "model_int8.tflite", val["x"])

@@ -292,6 +292,8 @@ def train_command(cfg: TrainConfig) -> str:
              f"--patience {cfg.patience}", f"--distill {cfg.distill:g}"]
     if cfg.task == "age":
         parts += [f"--head {cfg.head}", f"--balance {cfg.balance:g}", f"--sigma {cfg.sigma:g}"]
+        if cfg.input_size:
+            parts.append(f"--input-size {cfg.input_size}")
     else:
         parts += [f"--smoothing {cfg.smoothing:g}", f"--temperature {cfg.temperature:g}",
                   f"--class-power {cfg.class_power:g}"]

@@ -48,7 +48,7 @@ class PerceptionConfig(Section):
     detector: Literal["full_range", "short_range"] = "full_range"
     # Which emotion / age model (or ensemble) of models_tflite/manifest.json to use.
     emotion_model: str = "emotion_cnn4_mixup"  # our ResNet, 4 stages; "emotion" = the borrowed mini-Xception
-    age_model: str = "age_wrn_stretch_flip"  # our WideResNet, end bias stretched, flip-averaged; "age" = dlib
+    age_model: str = "age_wrn80_stretch"  # our WideResNet on 80px crops, end bias stretched; "age" = dlib
     threads: int = Field(1, ge=1, le=8)
     min_face_score: float = Field(0.5, ge=0, le=1)
     min_face_size: int = Field(20, ge=8, le=1024)
