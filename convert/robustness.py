@@ -139,8 +139,6 @@ def task_data(task: str, size: int, color: str, n: int) -> tuple[np.ndarray, np.
     rows = utk_list("heldout")
     rows = seeded_subset(rows, n, SEED) if n else rows
     chips, ages, _ = blazeface_crops(rows, age_margin(), size=size)
-    if chips.shape[1] != size:
-        chips = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in chips])
     if color == "gray":
         chips = np.stack([cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in chips])[..., None]
     return chips, ages.astype(np.float64)

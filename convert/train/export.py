@@ -177,13 +177,13 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     keras_rep = report_of(cfg, model.predict(x, batch_size=256, verbose=0), val.y)
     tfl = TFL(path)
     rep = report_of(cfg, tfl(x), val.y)
-    base_val, base_side = val, int(load_manifest()["models"][BASELINE[cfg.task]]["input"]["size"][0])
+    base_entry = load_manifest()["models"][BASELINE[cfg.task]]
+    base_val, base_side = val, int(base_entry["input"]["size"][0])
     if cfg.task == "age" and cfg.input_shape[0] != base_side:   # the same faces at its own size
         base_val = age_split("heldout", cfg.limit_val, base_side)
     base = baseline_figures(cfg.task, base_val)
     log(f"shipped {base['model']} on the same images: {brief(base['report'])}")
-    ms, base_ms = bench_pair(tfl, TFL(OUT / load_manifest()["models"][BASELINE[cfg.task]]["file"]),
-                             min(bench_n, len(x)))
+    ms, base_ms = bench_pair(tfl, TFL(OUT / base_entry["file"]), min(bench_n, len(x)))
     base["latency_ms"] = base_ms
     base["latency_note"] = "measured side by side with the candidate in this run"
     size_mb = path.stat().st_size / 1e6
@@ -202,7 +202,7 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     write_json(cfg.dir / "report.json", out)
     # the manifest entry `ship` would write (file name and sha256 of this run's file)
     write_json(cfg.dir / "manifest_entry.json",
-               manifest_entry(cfg, out, path, load_manifest()["models"][BASELINE[cfg.task]]))
+               manifest_entry(cfg, out, path, base_entry))
     (cfg.dir / "report.md").write_text("\n".join(out["comparison_table"]) + "\n")
     log(f"float: {brief(keras_rep)}")
     log(f"int8 : {brief(rep)} | {size_mb:.2f} MB | {ms:.2f} ms/face")
