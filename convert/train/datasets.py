@@ -133,22 +133,21 @@ def teacher_probs(split: Split, cache_name: str | None) -> np.ndarray:
     return cached_array(CACHE / f"{cache_name}.npy" if cache_name else None, build, len(split))
 
 
-def age_teacher_probs(split: Split, full_train: bool) -> np.ndarray:
-    """The shipped age model's (dlib ResNet, int8) probabilities on these crops, over
-    losses.AGE_VALUES. The full train part reuses calibrate.py's cache."""
+def age_teacher_probs(split: Split, limit: int | None) -> np.ndarray:
+    """The shipped age model's (dlib ResNet, int8) probabilities on these faces (the train part,
+    `limit` rows of it or all), cut at its own input size, over losses.AGE_VALUES. The full
+    train part reuses calibrate.py's cache."""
     from .losses import rebin
     entry = load_manifest()["models"]["age"]
-    if full_train:
+    if limit is None:
         from .calibrate import probabilities
         p, _ = probabilities("age", "train")
     else:
         from ..common import OUT
         from ..tfl import TFL
         from .calibrate import model_input
-        x, side = split.x, int(entry["input"]["size"][0])
-        if x.shape[1] != side:   # a run at another crop size: the teacher sees its own size
-            import cv2
-            x = np.stack([cv2.resize(img, (side, side), interpolation=cv2.INTER_AREA) for img in x])
+        side = int(entry["input"]["size"][0])
+        x = split.x if split.x.shape[1] == side else age_split("train", limit, side).x
         p = np.clip(TFL(OUT / entry["file"])(model_input(x, entry["input"])), 0, None)
         p = p / np.maximum(p.sum(1, keepdims=True), 1e-12)
     if len(p) != len(split):

@@ -129,7 +129,7 @@ def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.
             teacher = teacher_probs(train, name)
         y = losses.emotion_targets(train.y, k, cfg.smoothing, teacher, cfg.temperature)
         return y, losses.class_weights(train.y, k, cfg.class_power)
-    teacher = age_teacher_probs(train, cfg.limit_train is None) if cfg.distill > 0 else None
+    teacher = age_teacher_probs(train, cfg.limit_train) if cfg.distill > 0 else None
     y = losses.age_targets(train.y, cfg.head, cfg.sigma, teacher, cfg.distill)
     return y, losses.age_balance_weights(train.y, cfg.balance)
 
