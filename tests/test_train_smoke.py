@@ -163,6 +163,40 @@ def test_age_smoke_coral_at_a_bigger_crop_exports_years(python, tmp_path):
     assert reading.age_years == pytest.approx(max(0.0, float(direct)), abs=1e-3)
 
 
+STEM_CHECK = """
+import argparse, json
+import tensorflow as tf
+from convert.train.__main__ import add_training_args, training_config
+from convert.train.export import train_command
+from convert.train.models import build
+p = argparse.ArgumentParser()
+add_training_args(p, "age")
+out = {}
+for name, argv in {"s3": ["--arch", "wrn", "--stem-stride", "3", "--input-size", "120"],
+                   "s2": ["--arch", "wrn", "--input-size", "80"]}.items():
+    cfg = training_config(p.parse_args(argv + ["--run", "x"]), "age")
+    model = build("age", cfg.arch, cfg.input_shape, cfg.outputs, cfg.head)
+    pool = next(l for l in model.layers if isinstance(l, tf.keras.layers.GlobalAveragePooling2D))
+    out[name] = {"stride": cfg.arch.stem_stride, "command": train_command(cfg),
+                 "features": list(pool.input.shape[1:]), "params": model.count_params()}
+print(json.dumps(out))
+"""
+
+
+def test_stem_stride_reaches_the_net_and_the_card_command(python):
+    """--stem-stride 3 at 120px keeps the inner feature maps (and weights) of the 80px net."""
+    proc = subprocess.run([python, "-c", STEM_CHECK], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["s3"]["stride"] == 3 and r["s2"]["stride"] == 2
+    assert "--arch wrn --width 2 --depth 16 --stem-stride 3 " in r["s3"]["command"]
+    assert "--input-size 120 " in r["s3"]["command"]
+    assert "--arch wrn " in r["s2"]["command"] and "--stem-stride" not in r["s2"]["command"]
+    assert r["s3"]["features"] == r["s2"]["features"] == [5, 5, 128]
+    assert r["s3"]["params"] == r["s2"]["params"]
+
+
 GROWN_CHECK = """
 import numpy as np
 from convert.train.loop import build, init_weights, load_run, make_callbacks, setup_tf

@@ -16,6 +16,9 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--arch", default=None, help="emotion: resnet | vgg; age: wrn | vgg")
     p.add_argument("--width", type=int, default=None, help="WideResNet width k (age wrn)")
     p.add_argument("--depth", type=int, default=None, help="WideResNet depth 6n+4 (age wrn)")
+    p.add_argument("--stem-stride", type=int, default=None,
+                   help="stride of the first conv (age wrn: 2); with a bigger --input-size, a bigger stride "
+                        "keeps the net's inner feature maps, and so its cost, the same")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without improvement")
@@ -66,6 +69,8 @@ def training_config(args, task: str):
         arch = dataclasses.replace(arch, width=args.width)
     if args.depth is not None:
         arch = dataclasses.replace(arch, depth=args.depth)
+    if args.stem_stride is not None:
+        arch = dataclasses.replace(arch, stem_stride=args.stem_stride)
     limit_train, limit_val, epochs = args.limit_train, args.limit_val, args.epochs
     if args.smoke:
         limit_train, limit_val = SMOKE_LIMITS[task]

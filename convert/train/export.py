@@ -275,13 +275,14 @@ def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
 
 
 def arch_options(cfg: TrainConfig) -> str:
-    """--arch KEY of models.ARCHS that builds this run's architecture (+ --width/--depth for wrn)."""
+    """--arch KEY of models.ARCHS that builds this run's architecture (+ --width/--depth/--stem-stride for wrn)."""
     from .models import ARCHS
     for key, arch in ARCHS[cfg.task].items():
         if arch == cfg.arch:
             return f"--arch {key}"
     if cfg.arch.name == "wrn":
-        return f"--arch wrn --width {cfg.arch.width} --depth {cfg.arch.depth}"
+        return (f"--arch wrn --width {cfg.arch.width} --depth {cfg.arch.depth} "
+                f"--stem-stride {cfg.arch.stem_stride}")
     return f"--arch {cfg.arch.name}"
 
 
