@@ -190,7 +190,7 @@ def test_stem_stride_reaches_the_net_and_the_card_command(python):
     assert proc.returncode == 0, proc.stderr[-3000:]
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     assert r["s3"]["stride"] == 3 and r["s2"]["stride"] == 2
-    assert "--arch wrn --width 2 --depth 16 --stem-stride 3 " in r["s3"]["command"]
+    assert "--arch wrn --stem-stride 3 " in r["s3"]["command"]
     assert "--input-size 120 " in r["s3"]["command"]
     assert "--arch wrn " in r["s2"]["command"] and "--stem-stride" not in r["s2"]["command"]
     assert r["s3"]["features"] == r["s2"]["features"] == [5, 5, 128]

@@ -17,8 +17,8 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--width", type=int, default=None, help="WideResNet width k (age wrn)")
     p.add_argument("--depth", type=int, default=None, help="WideResNet depth 6n+4 (age wrn)")
     p.add_argument("--stem-stride", type=int, default=None,
-                   help="stride of the first conv (age wrn: 2); with a bigger --input-size, a bigger stride "
-                        "keeps the net's inner feature maps, and so its cost, the same")
+                   help="stride of the first conv (default: the architecture's; 2 for age wrn); with a bigger "
+                        "--input-size, a bigger stride keeps the net's inner feature maps, and so its cost, the same")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without improvement")

@@ -275,11 +275,15 @@ def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
 
 
 def arch_options(cfg: TrainConfig) -> str:
-    """--arch KEY of models.ARCHS that builds this run's architecture (+ --width/--depth/--stem-stride for wrn)."""
+    """--arch KEY of models.ARCHS that builds this run's architecture (+ --stem-stride where it differs;
+    + --width/--depth for another wrn)."""
+    import dataclasses
     from .models import ARCHS
     for key, arch in ARCHS[cfg.task].items():
         if arch == cfg.arch:
             return f"--arch {key}"
+        if dataclasses.replace(arch, stem_stride=cfg.arch.stem_stride) == cfg.arch:
+            return f"--arch {key} --stem-stride {cfg.arch.stem_stride}"
     if cfg.arch.name == "wrn":
         return (f"--arch wrn --width {cfg.arch.width} --depth {cfg.arch.depth} "
                 f"--stem-stride {cfg.arch.stem_stride}")
