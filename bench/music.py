@@ -59,7 +59,7 @@ def synthetic_index(path: Path, tracks: int, seed: int = 2) -> LibraryIndex:
                     "replaygain_album_db": None}
             tx.put_track(f"/music/{n}.mp3".encode(), "/music", f"{n}.mp3", 1, 1, tags,
                          {"valence": float(valence), "energy": float(energy), "mood": "happy", "mood_source": "genre",
-                          "era_year": tags["year"]})
+                          "mood_confidence": 0.6, "era_year": tags["year"]})
     index.bump_generation()
     return index
 

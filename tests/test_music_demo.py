@@ -57,7 +57,7 @@ def test_demo_library_shows_every_kind_of_mood_source(demo: Path, tmp_path: Path
         assert report.added == len(DEMO_TRACKS) and not report.failed
         sources = index.source_counts()
         moods = index.mood_counts()
-    assert {"tag", "sidecar", "folder", "genre", "unknown"} <= set(sources)
+    assert {"tag", "sidecar", "folder", "genre", "year"} <= set(sources)
     assert {"happy", "energetic", "calm", "sad", "tense"} <= set(moods)
 
 

@@ -12,7 +12,9 @@ from moodbox.music.trackmood import folder_mood, track_mood
 from moodbox.readings import EMOTION_VALENCE_AROUSAL
 
 PRIORS = Priors(artists={"testers": (0.9, 0.8, 1975)}, genres={"alternative rock": (0.2, 0.9),
-                                                                    "jazz": (0.5, 0.3)})
+                                                                    "jazz": (0.5, 0.3)},
+                years={2001: {"valence": 0.3, "energy": 0.2, "danceability": 0.3, "acousticness": 0.9,
+                              "tempo": 80.0, "loudness": -20.0, "instrumentalness": 0.8, "speechiness": 0.04}})
 
 
 def test_prototypes_map_to_themselves_and_corners_make_sense() -> None:
@@ -48,12 +50,16 @@ def test_order_of_trust(tmp_path: Path) -> None:
     folder = track_mood("x/sad/a.mp3", mood_tag="", **args)
     assert (folder.source, folder.mood) == ("folder", "sad")
     artist = track_mood("x/a.mp3", mood_tag="", **args)
-    assert (artist.source, artist.valence, artist.energy, artist.mood) == ("artist", 0.9, 0.8, "happy")
+    assert (artist.source, artist.mood) == ("artist", "happy")  # the learned model on the artist's means
+    assert mood_for_point(artist.valence, artist.energy) == "happy" and 0.4 < artist.confidence < 1
     assert artist.era_year == 1975  # no year tag: the artist's typical year
     genre = track_mood("x/a.mp3", "", "Nobody", "", "Alt Rock", 2001, sidecar, PRIORS)
-    assert (genre.source, genre.mood, genre.era_year) == ("genre", "tense", 2001)
+    assert (genre.source, genre.mood, genre.era_year) == ("genre", "energetic", 2001)  # tense: owner's labels only
+    year = track_mood("x/a.mp3", "", "Nobody", "", "Polka-Step", 2001, sidecar, PRIORS)
+    assert year.source == "year" and year.mood in MOOD_POINTS and 0 < year.confidence < 1
     unknown = track_mood("x/a.mp3", "", "Nobody", "", "Polka-Step", None, sidecar, PRIORS)
     assert (unknown.source, unknown.mood, unknown.valence, unknown.energy) == ("unknown", "neutral", 0.5, 0.5)
+    assert unknown.confidence == 0 and track_mood("sad/a.mp3", "Calm", **{**args}).confidence == 1
 
 
 def test_unknown_mood_tag_falls_through_to_the_next_source() -> None:

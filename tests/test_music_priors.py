@@ -31,6 +31,10 @@ def write_inputs(folder: Path) -> None:
         "1,indie rock,0.1,0.5,200000,0.6,0,0.1,-5,0.05,120,0.5,50,5\n"
         "1,indie pop,0.1,0.5,200000,0.5,0,0.1,-5,0.05,120,0.7,50,5\n"
         "1,indie folk,0.1,0.5,200000,0.4,0,0.1,-5,0.05,120,0.3,50,5\n")
+    (folder / "data_by_year.csv").write_text(
+        "mode,year,acousticness,danceability,duration_ms,energy,instrumentalness,liveness,loudness,speechiness,"
+        "tempo,valence,popularity,key\n"
+        "1,1999,0.2,0.6,200000,0.7,0.01,0.2,-7,0.05,120,0.6,50,5\n")
     (folder / "Spotify-2000.csv").write_text(
         "\ufeffTitle;Artist;Top Genre;Year;Beats Per Minute (BPM);Energy;Danceability;Loudness (dB);Liveness;"
         "Valence;Length (Duration);Acousticness;Speechiness;Popularity\n"
@@ -51,6 +55,10 @@ def test_build_priors_writes_compact_derived_tables(tmp_path: Path) -> None:
     assert priors.artist("Quiet Person") == (0.3, 0.1, None)
     assert priors.genre("Alt Rock") == ((0.5, 0.7), "alternative rock")
     assert priors.genre("Indie")[0] == (pytest.approx(0.5), pytest.approx(0.5))  # mean of the indie genres
+    key = priors.artist_key("The Testers")
+    assert priors.artist_values(key)["tempo"] == pytest.approx(120) and priors.artist_values(key)["loudness"] == -5
+    assert priors.year_values(1999)["energy"] == 0.7 and priors.year_values(2005)["energy"] == 0.7  # last year's
+    assert priors.year_values(1950) is None
     with gzip.open(out / "artists.json.gz", "rt") as handle:
         assert "popularity" not in handle.read()  # facts only, no raw rows
 

@@ -27,7 +27,7 @@ def add_tracks(index: LibraryIndex, rows: list[dict]) -> None:
                     "replaygain_track_db": None, "replaygain_album_db": None}
             source = row.get("source", "unknown" if mood == "neutral" else "tag")
             tx.put_track(f"/music/{n}.ogg".encode(), "/music", f"{n}.ogg", 1000, 1, tags,
-                         {"valence": valence, "energy": energy, "mood": mood, "mood_source": source,
+                         {"valence": valence, "energy": energy, "mood": mood, "mood_source": source, "mood_confidence": 1.0,
                           "era_year": row.get("era_year", row.get("year"))})
     index.bump_generation()
 

@@ -63,7 +63,7 @@ DEMO_TRACKS: tuple[DemoTrack, ...] = (
     DemoTrack("Pressure", "Storm Warning", "Iron Static", "Pressure", "Thrash Metal", 1987, TENSE,
               mood_tag="Aggressive"),
     DemoTrack("Pressure", "Red Line", "Iron Static", "Pressure", "Industrial", 1989, TENSE),
-    DemoTrack("Pressure", "Wire Fence", "Iron Static", "Pressure", "", 2023, TENSE),  # no mood source at all
+    DemoTrack("Pressure", "Wire Fence", "Iron Static", "Pressure", "", 2023, TENSE),  # known only by its year
 )
 
 # The owner's corrections, as an owner would write them (shows the sidecar source).

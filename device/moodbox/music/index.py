@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS tracks (
     mood TEXT NOT NULL DEFAULT 'neutral',
     mood_source TEXT NOT NULL DEFAULT 'unknown',
     era_year INTEGER,
+    mood_confidence REAL NOT NULL DEFAULT 0,
     scanned_at REAL NOT NULL,
     missing_since REAL
 );
@@ -65,7 +66,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Columns a scan writes from the tags (the mood columns are written separately).
 TAG_COLUMNS = ("title", "artist", "album", "album_artist", "year", "genre", "bpm", "duration", "track_number",
                "explicit", "mood_tag", "replaygain_track_db", "replaygain_album_db")
-MOOD_COLUMNS = ("valence", "energy", "mood", "mood_source", "era_year")
+MOOD_COLUMNS = ("valence", "energy", "mood", "mood_source", "era_year", "mood_confidence")
 TRACK_COLUMNS = ("id", "path_bytes") + TAG_COLUMNS + MOOD_COLUMNS
 SELECT_TRACKS = f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks"
 
@@ -78,6 +79,8 @@ class LibraryIndex:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(tracks)")}
         if "missing_since" not in columns:  # an index from schema 1
             self._conn.execute("ALTER TABLE tracks ADD COLUMN missing_since REAL")
+        if "mood_confidence" not in columns:  # before the learned mood model: the next scan fills it
+            self._conn.execute("ALTER TABLE tracks ADD COLUMN mood_confidence REAL NOT NULL DEFAULT 0")
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
 
@@ -225,9 +228,10 @@ class Transaction:
         return cursor.rowcount
 
     def set_mood(self, track_id: int, valence: float, energy: float, mood: str, source: str,
-                 era_year: int | None) -> None:
-        self.conn.execute("UPDATE tracks SET valence = ?, energy = ?, mood = ?, mood_source = ?, era_year = ? "
-                          "WHERE id = ?", (valence, energy, mood, source, era_year, track_id))
+                 era_year: int | None, confidence: float) -> None:
+        self.conn.execute("UPDATE tracks SET valence = ?, energy = ?, mood = ?, mood_source = ?, era_year = ?, "
+                          "mood_confidence = ? WHERE id = ?",
+                          (valence, energy, mood, source, era_year, confidence, track_id))
 
 
 def _track(row: tuple[Any, ...]) -> Track:

@@ -1,7 +1,9 @@
 """Artist and genre priors: compact tables (built by tools/build_priors.py) and fuzzy genre matching.
 
-artists.json.gz: normalised artist name -> [valence, energy, typical year or 0]
-genres.json.gz:  normalised genre name -> [valence, energy]
+artists.json.gz: normalised artist name -> [valence, energy, typical year or 0, other mean features...]
+genres.json.gz:  normalised genre name -> [valence, energy, other mean features...]
+years.json.gz:   release year -> [mean features...]
+The "fields" list of each file names the columns; the mean features feed the learned mood model.
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 PRIORS_DIR = Path(__file__).resolve().parents[1] / "data" / "priors"
 ARTISTS_FILE = "artists.json.gz"
 GENRES_FILE = "genres.json.gz"
+YEARS_FILE = "years.json.gz"
+# Names that stand for no artist in particular: never matched.
+NO_ARTIST = {"various artists", "various", "va", "unknown artist", "unknown", "soundtrack"}
 
 # Spelling variants of genre words -> the form the tables use.
 GENRE_SYNONYMS = {
@@ -40,7 +45,8 @@ def normalise_name(text: str) -> str:
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").casefold()
     text = text.replace("&", " and ").replace("'n'", " n ").replace("'", "")
     text = re.sub(r"[^a-z0-9]+", " ", text).strip()
-    return re.sub(r"^the ", "", text)
+    text = re.sub(r"^the ", "", text)
+    return re.sub(r" the$", "", text)  # "Beatles, The"
 
 
 def normalise_genre(text: str) -> str:
@@ -55,6 +61,10 @@ def normalise_genre(text: str) -> str:
 class Priors:
     artists: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     genres: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Mean audio features (moodmodel.FEATURES names) by artist, genre and release year, where known.
+    artist_features: dict[str, dict[str, float]] = field(default_factory=dict)
+    genre_features: dict[str, dict[str, float]] = field(default_factory=dict)
+    years: dict[int, dict[str, float]] = field(default_factory=dict)
     _genre_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -64,24 +74,61 @@ class Priors:
         try:
             artists = _read_json_gz(folder / ARTISTS_FILE)
             priors.artists = {k: (v[0], v[1], int(v[2])) for k, v in artists["artists"].items()}
+            priors.artist_features = _feature_table(artists, "artists", skip={"year"})
             genres = _read_json_gz(folder / GENRES_FILE)
             priors.genres = {k: (v[0], v[1]) for k, v in genres["genres"].items()}
+            priors.genre_features = _feature_table(genres, "genres")
         except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             log.warning("music priors not usable (%s); tracks without mood tags will be neutral", exc)
+        try:
+            years = _read_json_gz(folder / YEARS_FILE)
+            priors.years = {int(k): v for k, v in _feature_table(years, "years").items()}
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            log.warning("year priors not usable (%s); tracks known only by their year stay unknown", exc)
         return priors
+
+    def artist_key(self, name: str, album_artist: str = "") -> str | None:
+        """The table's name for a track's artist: the whole name, else each named artist in turn
+        ("A feat. B", "A & B", "A, B"), else the album artist the same way."""
+        for text in (name, album_artist):
+            if not text:
+                continue
+            candidates = [text] + [part for part in FEATURING.split(text) if part and part.strip()]
+            for candidate in candidates:
+                key = normalise_name(candidate)
+                if key and key not in NO_ARTIST and key in self.artists:
+                    return key
+        return None
 
     def artist(self, name: str) -> tuple[float, float, int | None] | None:
         """(valence, energy, typical year or None) for an artist, or None if unknown."""
-        if not name:
+        key = self.artist_key(name)
+        if key is None:
             return None
-        found = self.artists.get(normalise_name(name))
-        if found is None:
-            # "Artist feat. Other", "A & B": try the first named artist.
-            first = FEATURING.split(name, maxsplit=1)[0]
-            found = self.artists.get(normalise_name(first)) if first != name else None
-        if found is None:
-            return None
+        found = self.artists[key]
         return found[0], found[1], (found[2] or None)
+
+    def artist_values(self, key: str) -> dict[str, float]:
+        """An artist's mean features (the table's key from artist_key); valence and energy at least."""
+        valence, energy, _ = self.artists[key]
+        return self.artist_features.get(key) or {"valence": valence, "energy": energy}
+
+    def genre_values(self, text: str) -> tuple[dict[str, float], str] | None:
+        """(mean features, matched genre) for a genre tag, valence and energy at least; or None."""
+        found = self.genre(text)
+        if found is None:
+            return None
+        (valence, energy), match = found
+        return self.genre_features.get(match) or {"valence": valence, "energy": energy}, match
+
+    def year_values(self, year: int | None) -> dict[str, float] | None:
+        """Mean features of the year's releases; a year past the table's end uses its last year."""
+        if year is None or not self.years:
+            return None
+        first, last = min(self.years), max(self.years)
+        if year < first or year > last + 10:
+            return None
+        return self.years[min(year, last)]
 
     def genre(self, text: str) -> tuple[tuple[float, float], str] | None:
         """((valence, energy), matched genre) for a genre tag like "Alt Rock" or "Rock; Pop", or None."""
@@ -123,6 +170,13 @@ def _fuzzy_genre(name: str, genres: dict[str, tuple[float, float]]) -> str | Non
 def shipped_priors() -> Priors:
     """The shipped tables, loaded once per process (about a second on a Pi)."""
     return Priors.load()
+
+
+def _feature_table(data: dict, key: str, skip: frozenset[str] | set[str] = frozenset()) -> dict[str, dict[str, float]]:
+    """name -> {feature: value} from a table whose "fields" name its columns (skip: not features)."""
+    fields = data["fields"]
+    return {name: {f: float(v) for f, v in zip(fields, row) if f not in skip}
+            for name, row in data[key].items() if len(row) == len(fields)}
 
 
 def _read_json_gz(path: Path) -> dict:

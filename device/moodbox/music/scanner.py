@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from moodbox.music.index import LibraryIndex, Transaction
+from moodbox.music.moodmodel import MoodModel, shipped_mood_model
 from moodbox.music.priors import Priors, shipped_priors
 from moodbox.music.sidecar import Sidecar
 from moodbox.music.tags import AUDIO_EXTENSIONS, TagError, read_tags, title_from_filename
@@ -117,11 +118,13 @@ def choose_roots(library_paths: list[Path], demo_path: Path) -> list[Path]:
 
 
 def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | None = None,
-                 priors: Priors | None = None) -> ScanReport:
-    """Bring the index in line with the folders; returns what changed and which files were skipped."""
+                 priors: Priors | None = None, mood_model: MoodModel | None = None) -> ScanReport:
+    """Bring the index in line with the folders; returns what changed and which files were skipped.
+    priors / mood_model: the shipped tables unless given (tests and check_mapping give their own)."""
     started = time.monotonic()
     report = ScanReport()
     priors = priors if priors is not None else shipped_priors()
+    model = mood_model if mood_model is not None else shipped_mood_model()
     roots = [Path(os.path.expanduser(str(root))) for root in roots]
     files = find_audio_files(roots, report)
     known, known_failures = index.file_states()
@@ -148,14 +151,15 @@ def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | No
                     report.failed.append((file.path, failure[2]))
                     continue
                 changed = True
-                _read_one(file, key, state is None, tx, sidecars.get(str(file.root), Sidecar()), priors, report)
+                _read_one(file, key, state is None, tx, sidecars.get(str(file.root), Sidecar()), priors, model,
+                          report)
     # The walk is complete: only now is it safe to forget what is gone.
     gone = [p for p in list(known) + list(known_failures) if p not in seen]
     report.removed = sum(1 for p in gone if p in known)
     with index.transaction() as tx:
         tx.remove_paths(gone)
         tx.purge_missing()
-    if _refresh_moods(index, sidecars, priors) or changed or gone:
+    if _refresh_moods(index, sidecars, priors, model) or changed or gone:
         index.bump_generation()
     report.seconds = time.monotonic() - started
     log.info("library scan: %s", report.summary())
@@ -163,7 +167,7 @@ def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | No
 
 
 def _read_one(file: _File, key: bytes, is_new: bool, tx: Transaction, sidecar: Sidecar, priors: Priors,
-              report: ScanReport) -> None:
+              model: MoodModel | None, report: ScanReport) -> None:
     """Read one new or changed file into the index, or record why it cannot be used."""
     try:
         if file.size == 0:
@@ -177,7 +181,8 @@ def _read_one(file: _File, key: bytes, is_new: bool, tx: Transaction, sidecar: S
     values = asdict(tags)
     values["title"] = values["title"] or title_from_filename(file.path)
     relative = _relative(file)
-    mood = track_mood(relative, tags.mood_tag, tags.artist, tags.album_artist, tags.genre, tags.year, sidecar, priors)
+    mood = track_mood(relative, tags.mood_tag, tags.artist, tags.album_artist, tags.genre, tags.year, sidecar, priors,
+                      model)
     tx.put_track(key, str(file.root), relative, file.size, file.mtime_ns, values, _mood_values(mood))
     if is_new:
         report.added += 1
@@ -185,15 +190,15 @@ def _read_one(file: _File, key: bytes, is_new: bool, tx: Transaction, sidecar: S
         report.updated += 1
 
 
-def _refresh_moods(index: LibraryIndex, sidecars: dict[str, Sidecar], priors: Priors) -> int:
+def _refresh_moods(index: LibraryIndex, sidecars: dict[str, Sidecar], priors: Priors, model: MoodModel | None) -> int:
     """Recompute every track's mood (sidecars or priors may have changed); write only the differences."""
     changes = 0
     with index.transaction() as tx:
         for row in index.mood_inputs():
             track_id, root, relative, mood_tag, artist, album_artist, genre, year, *current = row
             mood = track_mood(relative, mood_tag, artist, album_artist, genre, year,
-                              sidecars.get(root, Sidecar()), priors)
-            new = (mood.valence, mood.energy, mood.mood, mood.source, mood.era_year)
+                              sidecars.get(root, Sidecar()), priors, model)
+            new = (mood.valence, mood.energy, mood.mood, mood.source, mood.era_year, mood.confidence)
             if tuple(current) != new:
                 tx.set_mood(track_id, *new)
                 changes += 1
@@ -202,7 +207,7 @@ def _refresh_moods(index: LibraryIndex, sidecars: dict[str, Sidecar], priors: Pr
 
 def _mood_values(mood: TrackMood) -> dict[str, object]:
     return {"valence": mood.valence, "energy": mood.energy, "mood": mood.mood, "mood_source": mood.source,
-            "era_year": mood.era_year}
+            "era_year": mood.era_year, "mood_confidence": mood.confidence}
 
 
 def _relative(file: _File) -> str:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Where a track's mood came from, most trusted first.
-MOOD_SOURCES: tuple[str, ...] = ("tag", "sidecar", "folder", "artist", "genre", "unknown")
+MOOD_SOURCES: tuple[str, ...] = ("tag", "sidecar", "folder", "artist", "genre", "year", "unknown")
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Track:
     mood: str = "neutral"  # one of moods.MOODS or "neutral"
     mood_source: str = "unknown"  # one of MOOD_SOURCES
     era_year: int | None = None  # year tag, else the artist's typical year from the priors
+    mood_confidence: float = 0.0  # 1 for tag/sidecar/folder; else the mood model's top probability
 
     @property
     def display(self) -> str:

@@ -1,6 +1,8 @@
 """A track's place in mood space and where that guess came from.
 
-Order of trust: mood tag > sidecar (moods.csv) > folder name > artist prior > genre prior > neutral.
+Order of trust: mood tag > sidecar (moods.csv) > folder name > artist prior > genre prior > year prior > neutral.
+The priors give mean audio features; the learned mood model (moodmodel) turns them into a mood, a
+point and a confidence. Without the model's table the old valence/energy rule is used.
 """
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from moodbox.music.moodmodel import MoodGuess, MoodModel, shipped_mood_model
 from moodbox.music.moods import MOOD_POINTS, MOOD_WORDS, NEUTRAL_POINT, mood_for_point, mood_from_text
 from moodbox.music.priors import Priors
 from moodbox.music.sidecar import Sidecar
@@ -18,8 +21,9 @@ class TrackMood:
     valence: float
     energy: float
     mood: str
-    source: str  # tag | sidecar | folder | artist | genre | unknown
+    source: str  # tag | sidecar | folder | artist | genre | year | unknown
     era_year: int | None  # the year tag, else the artist's typical year
+    confidence: float = 1.0  # 1 for what the owner said (tag, sidecar, folder); the model's top probability else
 
 
 _FOLDER_WORDS = {re.sub(r"[^a-z]", "", word): mood for word, mood in MOOD_WORDS.items()}
@@ -34,10 +38,18 @@ def folder_mood(relative_path: str) -> str | None:
     return None
 
 
+_DEFAULT_MODEL = object()  # track_mood's default: the shipped table
+
+
 def track_mood(relative_path: str, mood_tag: str, artist: str, album_artist: str, genre: str,
-               year: int | None, sidecar: Sidecar, priors: Priors) -> TrackMood:
-    artist_prior = priors.artist(artist) or priors.artist(album_artist)
-    era_year = year if year is not None else (artist_prior[2] if artist_prior else None)
+               year: int | None, sidecar: Sidecar, priors: Priors,
+               model: MoodModel | None | object = _DEFAULT_MODEL) -> TrackMood:
+    """The track's mood from the first source that has one (see the module's order of trust)."""
+    mood_model = shipped_mood_model() if model is _DEFAULT_MODEL else model
+    assert mood_model is None or isinstance(mood_model, MoodModel)
+    artist_key = priors.artist_key(artist, album_artist)
+    artist_year = priors.artists[artist_key][2] or None if artist_key else None
+    era_year = year if year is not None else artist_year
 
     tagged = mood_from_text(mood_tag)
     if tagged is not None:
@@ -48,11 +60,27 @@ def track_mood(relative_path: str, mood_tag: str, artist: str, album_artist: str
     from_folder = folder_mood(relative_path)
     if from_folder is not None:
         return TrackMood(*MOOD_POINTS[from_folder], from_folder, "folder", era_year)
-    if artist_prior is not None:
-        valence, energy = artist_prior[0], artist_prior[1]
-        return TrackMood(valence, energy, mood_for_point(valence, energy), "artist", era_year)
-    genre_prior = priors.genre(genre)
-    if genre_prior is not None:
-        (valence, energy), _ = genre_prior
-        return TrackMood(valence, energy, mood_for_point(valence, energy), "genre", era_year)
-    return TrackMood(*NEUTRAL_POINT, "neutral", "unknown", era_year)
+    if artist_key is not None:
+        return _estimate(priors.artist_values(artist_key), "artist", era_year, mood_model)
+    genre_values = priors.genre_values(genre)
+    if genre_values is not None:
+        return _estimate(genre_values[0], "genre", era_year, mood_model)
+    year_values = priors.year_values(year)
+    if year_values is not None and mood_model is not None:
+        guess = mood_model.guess("year", year_values)
+        if guess is not None:
+            return _from_guess(guess, "year", era_year)
+    return TrackMood(*NEUTRAL_POINT, "neutral", "unknown", era_year, 0.0)
+
+
+def _estimate(values: dict[str, float], source: str, era_year: int | None, model: MoodModel | None) -> TrackMood:
+    """Mean features (of an artist or a genre) -> a mood, by the model where it can, else by the rule."""
+    guess = model.guess_means(values) if model is not None else None
+    if guess is not None:
+        return _from_guess(guess, source, era_year)
+    valence, energy = values["valence"], values["energy"]
+    return TrackMood(valence, energy, mood_for_point(valence, energy), source, era_year, 0.5)
+
+
+def _from_guess(guess: MoodGuess, source: str, era_year: int | None) -> TrackMood:
+    return TrackMood(guess.valence, guess.energy, guess.mood, source, era_year, guess.confidence)
