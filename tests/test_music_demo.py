@@ -82,6 +82,7 @@ def test_scan_command_falls_back_to_the_demo_library(config_file: Path, capsys: 
     report = json.loads(capsys.readouterr().out)
     assert report["added"] == len(DEMO_TRACKS) and report["failed"] == []
     assert report["mood_sources"]["tag"] > 0
+    assert report["mood_confidence"]["tag"] == 1 and 0 < report["mood_confidence"]["year"] < 1
     assert cli_main(["scan", "--config", str(config_file)]) == 0
     out = capsys.readouterr().out
     assert f"{len(DEMO_TRACKS)} unchanged" in out and "mood from:" in out

@@ -1,4 +1,4 @@
-"""The priors builder and the mapping check, on small CSVs written here (and on the real data when present)."""
+"""The priors builder, on small CSVs written here (and on the real data when present)."""
 from __future__ import annotations
 
 import gzip
@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from moodbox.music import check_mapping
-from moodbox.music.moods import MOOD_POINTS
 from moodbox.music.priors import PRIORS_DIR, Priors
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_MOODS = REPO.parent / "shared" / "data" / "music" / "data_moods.csv"
 
 
 def write_inputs(folder: Path) -> None:
@@ -74,28 +71,3 @@ def test_shipped_priors_are_small() -> None:
     assert 0 < total < 1024 * 1024
     with gzip.open(PRIORS_DIR / "genres.json.gz", "rt") as handle:
         assert set(json.load(handle)) == {"source", "fields", "genres"}
-
-
-def test_check_mapping_counts_hits_and_misses(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    rows = ["valence,energy,mood"]
-    for mood in ("happy", "sad", "calm", "energetic"):
-        valence, energy = MOOD_POINTS[mood]
-        rows.append(f"{valence},{energy},{mood.title()}")
-    rows.append(f"{MOOD_POINTS['tense'][0]},{MOOD_POINTS['tense'][1]},Energetic")  # we say tense: a miss
-    path = tmp_path / "moods.csv"
-    path.write_text("\n".join(rows) + "\n")
-    assert check_mapping.main([str(path)]) == 0
-    out = capsys.readouterr().out
-    assert "5 tracks, accuracy 80.0%" in out
-    assert check_mapping.main([str(tmp_path / "nope.csv")]) == 1
-
-
-@pytest.mark.skipif(not SHARED_MOODS.is_file(), reason="../shared/data/music not present")
-def test_mapping_beats_the_majority_guess_on_labelled_tracks() -> None:
-    import csv
-
-    with SHARED_MOODS.open(encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    accuracy, _, total = check_mapping.evaluate(rows)
-    assert total == 686
-    assert accuracy > 0.5  # the commonest label alone gives 28.7%

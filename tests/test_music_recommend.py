@@ -27,7 +27,8 @@ def add_tracks(index: LibraryIndex, rows: list[dict]) -> None:
                     "replaygain_track_db": None, "replaygain_album_db": None}
             source = row.get("source", "unknown" if mood == "neutral" else "tag")
             tx.put_track(f"/music/{n}.ogg".encode(), "/music", f"{n}.ogg", 1000, 1, tags,
-                         {"valence": valence, "energy": energy, "mood": mood, "mood_source": source, "mood_confidence": 1.0,
+                         {"valence": valence, "energy": energy, "mood": mood, "mood_source": source,
+                          "mood_confidence": row.get("confidence", 0.0 if source == "unknown" else 1.0),
                           "era_year": row.get("era_year", row.get("year"))})
     index.bump_generation()
 
@@ -241,6 +242,17 @@ def test_known_moods_beat_unknown_at_the_same_distance(index: LibraryIndex, hist
     add_tracks(index, [{"title": "unknown"}, {"title": "known", "mood": "happy", "valence": 0.5, "energy": 0.5,
                                               "source": "genre"}])
     assert recommender(index, history).recommend(mood("neutral"), count=1, seed=0)[0].track.title == "known"
+
+
+def test_a_surer_mood_wins_at_the_same_distance_and_the_reason_says_how_sure(index: LibraryIndex,
+                                                                             history: History) -> None:
+    add_tracks(index, [{"title": "guess", "mood": "happy", "valence": 0.5, "energy": 0.5, "source": "year",
+                        "confidence": 0.3},
+                       {"title": "likely", "mood": "happy", "valence": 0.5, "energy": 0.5, "source": "artist",
+                        "confidence": 0.9}])
+    queue = recommender(index, history).recommend(mood("neutral"), count=2, seed=0)
+    assert [e.track.title for e in queue] == ["likely", "guess"]
+    assert "happy (artist prior, 90% sure)" in queue[0].reason and "(year prior, 30% sure)" in queue[1].reason
 
 
 def test_empty_library(index: LibraryIndex, history: History) -> None:

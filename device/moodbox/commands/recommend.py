@@ -37,6 +37,7 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps([{"id": e.track.id, "path": str(e.track.path).encode("utf-8", "replace").decode("utf-8"),
                            "title": e.track.title, "artist": e.track.artist, "year": e.track.year,
                            "era_year": e.track.era_year, "mood": e.track.mood, "mood_source": e.track.mood_source,
+                           "mood_confidence": round(e.track.mood_confidence, 3),
                            "valence": round(e.track.valence, 3), "energy": round(e.track.energy, 3),
                            "explicit": e.track.explicit, "reason": e.reason} for e in queue], indent=2))
         return 0 if queue else 1

@@ -48,16 +48,18 @@ def main(args: argparse.Namespace) -> int:
     progress = TerminalProgress() if sys.stderr.isatty() else None
     with LibraryIndex(config.state_path / INDEX_FILE) as index:
         report = scan_library(roots, index, progress)
-        moods, sources = index.mood_counts(), index.source_counts()
+        moods, sources, confidence = index.mood_counts(), index.source_counts(), index.confidence_by_source()
     failed = [(str(p).encode("utf-8", "replace").decode("utf-8"), reason) for p, reason in report.failed]
     if args.json:
         print(json.dumps({"roots": [str(r) for r in roots], "added": report.added, "updated": report.updated,
                           "removed": report.removed, "unchanged": report.unchanged, "failed": failed,
-                          "seconds": round(report.seconds, 3), "moods": moods, "mood_sources": sources}, indent=2))
+                          "seconds": round(report.seconds, 3), "moods": moods, "mood_sources": sources,
+                          "mood_confidence": confidence}, indent=2))
         return 0
     print(f"{', '.join(map(str, roots))}: {report.summary()}")
     print("moods: " + ", ".join(f"{m} {n}" for m, n in sorted(moods.items())))
-    print("mood from: " + ", ".join(f"{s} {n}" for s, n in sorted(sources.items())))
+    print("mood from: " + ", ".join(f"{s} {n}" + (f" ({confidence[s]:.0%} sure on average)" if 0 < confidence.get(s, 0) < 1
+                                                   else "") for s, n in sorted(sources.items())))
     shown = failed if args.all_failed else failed[:20]
     if shown:
         print("skipped:")

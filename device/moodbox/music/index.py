@@ -110,11 +110,12 @@ class LibraryIndex:
         return [_track(row) for row in rows]
 
     def recommend_table(self) -> list[tuple[Any, ...]]:
-        """Just what the recommender ranks by: (id, valence, energy, era_year, explicit, mood_source, artist key)."""
+        """Just what the recommender ranks by: (id, valence, energy, era_year, explicit, mood_source, artist key,
+        mood_confidence)."""
         with self._lock:
             return self._conn.execute(
                 "SELECT id, valence, energy, era_year, explicit, mood_source, "
-                "lower(trim(CASE WHEN artist != '' THEN artist ELSE album_artist END)) "
+                "lower(trim(CASE WHEN artist != '' THEN artist ELSE album_artist END)), mood_confidence "
                 f"FROM tracks WHERE {PRESENT} ORDER BY id"
             ).fetchall()
 
@@ -150,6 +151,13 @@ class LibraryIndex:
             rows = self._conn.execute(f"SELECT mood_source, COUNT(*) FROM tracks WHERE {PRESENT} "
                                       "GROUP BY mood_source").fetchall()
         return {m: n for m, n in rows}
+
+    def confidence_by_source(self) -> dict[str, float]:
+        """Mean mood confidence per mood source (1 for what the owner said, 0 for unknown)."""
+        with self._lock:
+            rows = self._conn.execute(f"SELECT mood_source, AVG(mood_confidence) FROM tracks WHERE {PRESENT} "
+                                      "GROUP BY mood_source").fetchall()
+        return {m: round(float(c), 3) for m, c in rows}
 
     # --- used by the scanner -------------------------------------------------------------------
     def file_states(self) -> tuple[dict[bytes, tuple[int, int, int]], dict[bytes, tuple[int, int, str]]]:

@@ -36,7 +36,7 @@ NEAR = 0.25  # distance in mood space still called "near"
 ERA_MAX_DISTANCE = 0.3  # an era track further than this from the target does not get the era slot
 JITTER = 0.04  # random spread among almost equally good tracks (seeded)
 FEEDBACK_WEIGHT = 0.06  # per point of history score (-5..5)
-UNKNOWN_PENALTY = 0.08  # prefer tracks whose mood is known
+UNKNOWN_PENALTY = 0.08  # prefer tracks whose mood is known: times (1 - the mood's confidence)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class _Library:
     energy: np.ndarray
     era_year: np.ndarray  # float, nan where unknown
     explicit: np.ndarray
-    unknown: np.ndarray
+    uncertainty: np.ndarray  # 1 - mood confidence: 0 for a mood tag, 1 for unknown
     artist_ids: np.ndarray  # int per track: same artist, same number; 0 = no artist
     position: dict[int, int]  # track id -> array position
 
@@ -100,7 +100,7 @@ class Recommender:
                 window = windows[era_turn % len(windows)]
                 era_turn += 1
             distance = np.hypot(lib.valence - target[0], lib.energy - target[1])
-            score = -distance - UNKNOWN_PENALTY * lib.unknown + bonus + JITTER * rng.random(len(lib.ids))
+            score = -distance - UNKNOWN_PENALTY * lib.uncertainty + bonus + JITTER * rng.random(len(lib.ids))
             track = None
             while track is None:
                 pick, notes = self._pick(lib, score, distance, allowed, window, recent + chosen, set(chosen))
@@ -165,7 +165,7 @@ class Recommender:
                 energy=np.array([row[2] for row in rows], dtype=float),
                 era_year=np.array([row[3] or np.nan for row in rows], dtype=float),
                 explicit=np.array([bool(row[4]) for row in rows], dtype=bool),
-                unknown=np.array([row[5] == "unknown" for row in rows], dtype=float),
+                uncertainty=np.array([_uncertainty(row[5], row[7]) for row in rows], dtype=float),
                 artist_ids=np.array([numbers.setdefault(row[6] or "", len(numbers)) for row in rows], dtype=np.int64),
                 position={row[0]: i for i, row in enumerate(rows)},
             )
@@ -208,7 +208,7 @@ def _reason(track: Track, target: tuple[float, float], policy: str, step_note: s
     aim = mood_for_point(*target)
     fit = "fits" if distance <= NEAR else f"nearest available (distance {distance:.2f})"
     parts = [f"{policy}{' ' + step_note if step_note else ''}: aiming at {aim}; "
-             f"{track.mood} ({_source_text(track.mood_source)}) {fit}"]
+             f"{track.mood} ({_source_text(track.mood_source, track.mood_confidence)}) {fit}"]
     if window is not None:
         guess = "" if track.year else " (artist's typical year)"
         parts.append(f"from {track.era_year}{guess}, when a listener was {ERA_START_AGE}-{ERA_END_AGE} "
@@ -219,6 +219,19 @@ def _reason(track: Track, target: tuple[float, float], policy: str, step_note: s
     return "; ".join(parts)
 
 
-def _source_text(source: str) -> str:
-    return {"tag": "mood tag", "sidecar": "moods.csv", "folder": "folder name", "artist": "artist prior",
-            "genre": "genre prior", "unknown": "mood unknown"}.get(source, source)
+OWNER_SOURCES = ("tag", "sidecar", "folder")  # the owner said so: no confidence shown
+
+
+def _uncertainty(source: str, confidence: float | None) -> float:
+    if source in OWNER_SOURCES:
+        return 0.0
+    return 1.0 if source == "unknown" else 1.0 - min(1.0, max(0.0, confidence or 0.0))
+
+
+def _source_text(source: str, confidence: float = 1.0) -> str:
+    text = {"tag": "mood tag", "sidecar": "moods.csv", "folder": "folder name", "artist": "artist prior",
+            "genre": "genre prior", "year": "year prior", "audio": "audio estimate",
+            "unknown": "mood unknown"}.get(source, source)
+    if source in OWNER_SOURCES or source == "unknown":
+        return text
+    return f"{text}, {confidence:.0%} sure"
