@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# moodbox installer for Raspberry Pi OS Bookworm and plain Debian 12. Safe to run again.
+# moodbox installer for Raspberry Pi OS (64-bit) Bookworm or trixie and plain Debian 12 or 13. Safe to run again.
 #
 #   ./setup.sh            install system packages, the .venv with the `moodbox` command, the demo library
 #   ./setup.sh --run      ... then start the daemon in the foreground on the embedded defaults
@@ -40,6 +40,18 @@ is_raspberry_pi() { grep -qs "Raspberry Pi" /proc/device-tree/model; }
 apt_has() { [ -n "$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p' | grep -v '(none)')" ]; }
 missing_packages() { for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done; }
 
+# --- which system ----------------------------------------------------------------
+# Supported: Debian 12 "bookworm" (Python 3.11, numpy 1.x) and Debian 13 "trixie" (Python 3.13,
+# numpy 2.x), plain or as 64-bit Raspberry Pi OS; x86-64 or arm64. Others: tried, with a warning.
+RELEASE="$(. /etc/os-release 2>/dev/null && echo "${ID:-?} ${VERSION_ID:-?} ${VERSION_CODENAME:-}")"
+case "$RELEASE" in
+    "debian 12 "*|"raspbian 12 "*|"debian 13 "*|"raspbian 13 "*) say "system: ${RELEASE% } ($(uname -m))" ;;
+    *) say "warning: ${RELEASE% } is not a supported system (Debian 12 or 13 / Raspberry Pi OS Bookworm or trixie); trying anyway" ;;
+esac
+case "$(uname -m)" in
+    armv6l|armv7l|armhf) die "a 32-bit ARM system ($(uname -m)): moodbox needs the 64-bit Raspberry Pi OS (LiteRT has no 32-bit ARM build)" ;;
+esac
+
 # --- system packages --------------------------------------------------------
 APT_PACKAGES=(python3 python3-venv python3-pip mpv ffmpeg ca-certificates)
 if [ "$MODE" = "test" ]; then
@@ -69,15 +81,15 @@ fi
 # The system Python is the one apt's picamera2 is built for; the venv sees its packages on a Pi.
 PYTHON=/usr/bin/python3
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3)" || die "python3 not found"
-# tflite-runtime 2.14 is built for 64-bit x86 and 64-bit ARM only, for Python 3.11 and glibc 2.34+:
-# on a Pi that is the 64-bit Raspberry Pi OS Bookworm (the 32-bit one reports aarch64 too, with a 64-bit kernel).
+# LiteRT (ai-edge-litert) is built for 64-bit x86 and 64-bit ARM only, Python 3.11-3.13, glibc 2.27+:
+# on a Pi that is the 64-bit Raspberry Pi OS (the 32-bit one reports aarch64 too, with a 64-bit kernel).
 "$PYTHON" -c 'import platform, struct, sys; sys.exit(0 if platform.machine() in ("x86_64", "aarch64") and struct.calcsize("P") == 8 and sys.version_info >= (3, 11) else 1)' \
-    || die "$("$PYTHON" -c 'import platform, struct; print("%s, %d-bit Python %s" % (platform.machine(), struct.calcsize("P") * 8, platform.python_version()))'): moodbox needs a 64-bit system with Python 3.11+ (on a Raspberry Pi: the 64-bit Raspberry Pi OS Bookworm)"
+    || die "$("$PYTHON" -c 'import platform, struct; print("%s, %d-bit Python %s" % (platform.machine(), struct.calcsize("P") * 8, platform.python_version()))'): moodbox needs a 64-bit system with Python 3.11 or newer (on a Raspberry Pi: the 64-bit Raspberry Pi OS Bookworm or trixie)"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
     VENV_ARGS=()
     if "$PYTHON" -c 'import picamera2' 2>/dev/null; then
         VENV_ARGS+=(--system-site-packages)
-        say "picamera2 found: the venv sees system packages (numpy stays < 2 for it)"
+        say "picamera2 found: the venv sees system packages and keeps apt's numpy, which picamera2 is built for"
     fi
     say "creating $VENV"
     "$PYTHON" -m venv "${VENV_ARGS[@]}" "$VENV"
@@ -96,8 +108,12 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
 else
     say "Python packages up to date"
 fi
-"$VENV/bin/python" -c 'import numpy, sys; sys.exit(0 if int(numpy.__version__.split(".")[0]) < 2 else 1)' \
-    || die "numpy >= 2 in the venv; tflite-runtime and picamera2 need numpy < 2"
+# The venv's numpy must be the one picamera2 (from apt) was built against: same major version.
+if "$PYTHON" -c 'import picamera2' 2>/dev/null && ! "$VENV/bin/python" -c 'import picamera2' 2>/dev/null; then
+    die "picamera2 works with $("$PYTHON" -c 'import numpy; print("numpy", numpy.__version__)') but not in the venv ($("$VENV/bin/python" -c 'import numpy; print("numpy", numpy.__version__)')): remove $VENV and run ./setup.sh again"
+fi
+"$VENV/bin/python" -c 'from moodbox.perception.model import runtime_module, runtime_name; import numpy; print(f"[setup] TFLite runtime: {runtime_name(runtime_module())}, numpy {numpy.__version__}")' >&2 \
+    || die "the TFLite runtime does not load in $VENV (see above)"
 "$VENV/bin/moodbox" check-config --quiet "$ROOT/config.yaml"
 
 # --- training toolchain for the tests (workstation only, never on the Pi) ----

@@ -104,14 +104,14 @@ def replay(folder: Path, reference: Path, perception: Perception, max_lsb: float
 
 def use_kernels(kind: str) -> None:
     """Make Perception build its interpreters with other TFLite kernels than its default (XNNPACK)."""
-    from functools import partial
-
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
-
     from moodbox.perception import model
 
+    runtime = model.runtime_module()  # the installed one, or MOODBOX_TFLITE_RUNTIME's
+    Interpreter, OpResolverType = runtime.Interpreter, runtime.OpResolverType
     resolver = {"builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, "reference": OpResolverType.BUILTIN_REF}[kind]
-    interpreter = partial(Interpreter, experimental_op_resolver_type=resolver)
+
+    def interpreter(**options: object) -> object:  # the chosen kernels for every model, float ones too
+        return Interpreter(**{**options, "experimental_op_resolver_type": resolver})
     model._interpreter_class = lambda: interpreter  # noqa: SLF001 - a probe
 
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lsb", type=float, default=0.0,
                         help="allowed model output difference on identical input, in LSB (default 0: identical)")
     parser.add_argument("--kernels", choices=["default", "builtin", "reference"], default="default",
-                        help="default: as moodbox runs (XNNPACK delegate); builtin: TFLite's optimized kernels "
+                        help="default: as moodbox runs (XNNPACK for float models, built-in kernels for int8); builtin: TFLite's optimized kernels "
                              "without XNNPACK; reference: TFLite's plain reference kernels")
     args = parser.parse_args(argv)
     if args.kernels != "default":

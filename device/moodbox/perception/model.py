@@ -14,16 +14,51 @@ from moodbox.perception.errors import ModelError
 TIMING_WINDOW = 50  # runs in the moving average of timings_ms()
 
 
-def _interpreter_class() -> Any:
-    """tflite_runtime's Interpreter, or ai_edge_litert's (its successor) when only that is installed."""
-    try:
-        from tflite_runtime.interpreter import Interpreter
-    except ImportError:
+# The TFLite interpreter packages, preferred first: LiteRT (ai-edge-litert, the maintained one, for
+# Python 3.11-3.13) and tflite-runtime 2.14 (frozen, Python <= 3.11; kept for the parity check).
+RUNTIMES: dict[str, str] = {"litert": "ai_edge_litert.interpreter", "tflite-runtime": "tflite_runtime.interpreter"}
+RUNTIME_ENV = "MOODBOX_TFLITE_RUNTIME"  # litert | tflite-runtime: use that one only (bench and parity check)
+
+
+def runtime_module(name: str | None = None) -> Any:
+    """The interpreter module of the named runtime, else of MOODBOX_TFLITE_RUNTIME, else the first installed."""
+    import importlib
+    import os
+
+    wanted = name or os.environ.get(RUNTIME_ENV) or None
+    if wanted is not None and wanted not in RUNTIMES:
+        raise ModelError(f"{RUNTIME_ENV}={wanted!r}: one of {', '.join(RUNTIMES)}")
+    for runtime in [wanted] if wanted else list(RUNTIMES):
         try:
-            from ai_edge_litert.interpreter import Interpreter
+            return importlib.import_module(RUNTIMES[runtime])
         except ImportError:
-            raise ModelError("neither tflite-runtime nor ai-edge-litert is installed (pip install tflite-runtime)") from None
-    return Interpreter
+            continue
+    if wanted:
+        raise ModelError(f"the TFLite runtime {wanted!r} is not installed")
+    raise ModelError("no TFLite interpreter installed: pip install ai-edge-litert (see requirements.txt)")
+
+
+def runtime_name(module: Any) -> str:
+    """'litert 2.3.0' or 'tflite-runtime 2.14.0' for a module from runtime_module()."""
+    import importlib
+
+    name = next((n for n, m in RUNTIMES.items() if m == module.__name__), module.__name__)
+    package = importlib.import_module(module.__name__.split(".")[0])
+    return f"{name} {getattr(package, '__version__', '?')}"
+
+
+def _interpreter_class() -> Any:
+    return runtime_module().Interpreter
+
+
+def _interpreter_options(input_spec: dict[str, Any]) -> dict[str, Any]:
+    """int8 models run on the runtime's built-in kernels, not LiteRT's default XNNPACK delegate: the
+    answers then stay bit for bit those of tflite-runtime 2.14 (XNNPACK's int8 rounding moved an age by
+    up to 11 years on a 48x48 face; bench/runtime_parity.py). Float models keep XNNPACK (3x faster)."""
+    resolver = getattr(runtime_module(), "OpResolverType", None)
+    if input_spec.get("dtype") == "int8" and resolver is not None:
+        return {"experimental_op_resolver_type": resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+    return {}
 
 
 class MovingAverage:
@@ -65,7 +100,8 @@ class TfliteModel:
         self.name = name
         self.path = path
         try:
-            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads)
+            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads,
+                                                     **_interpreter_options(input_spec))
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: cannot load model {name!r}: {exc}") from None

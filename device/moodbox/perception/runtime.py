@@ -13,6 +13,7 @@ from moodbox.perception.classifiers import build_age_model, build_emotion_model
 from moodbox.perception.detector import Detection, FaceDetector
 from moodbox.perception.errors import FrameError
 from moodbox.perception.manifest import Manifest
+from moodbox.perception.model import runtime_module, runtime_name
 from moodbox.readings import FaceReading
 
 if TYPE_CHECKING:
@@ -62,8 +63,10 @@ class Perception:
         self.max_faces = max_faces
         self.tiles = tiles  # > 1: also detect on a tiles x tiles grid of windows (small faces)
         self._lock = threading.Lock()
-        log.info("perception ready: detector %s (%dx%d, tiles %d), emotion %s, age %s, %d thread(s)", detector_name,
-                 self.detector.size, self.detector.size, tiles, emotion_model, age_model, threads)
+        self.runtime = runtime_name(runtime_module())
+        log.info("perception ready (%s): detector %s (%dx%d, tiles %d), emotion %s, age %s, %d thread(s)",
+                 self.runtime, detector_name, self.detector.size, self.detector.size, tiles, emotion_model, age_model,
+                 threads)
 
     @classmethod
     def from_config(cls, config: Config) -> Perception:
