@@ -256,6 +256,46 @@ def test_broker_restart_reconnects_and_republishes_once_logged(broker, core, mak
     assert any("connected to" in r.getMessage() and "again after" in r.getMessage() for r in caplog.records)
 
 
+def test_long_broker_outage_is_over_within_10_s_of_its_return(broker, core, make_config):
+    """With the daemon's own back-off (MqttAdapter(core, config)). The old 1..120 s back-off tried at
+    1, 3, 7, 15 and 31 s after the drop: a broker back after 17 s waited 14 s for the box."""
+    import time
+
+    from moodbox.mqtt import MqttAdapter
+
+    adapter = MqttAdapter(core, make_config())
+    assert adapter.start()
+    try:
+        first = Watcher(broker.port)
+        online(first)
+        first.close()
+        broker.stop()  # no persistence: every retained message is gone with it
+        first.wait_for(lambda: not adapter.connected, "the adapter to notice the outage")
+        time.sleep(17)
+        broker.start()  # returns once the port is open again
+        back = time.monotonic()
+        fresh = Watcher(broker.port)
+        try:
+            wanted = {f"{BASE}/{name}" for name in STATE_NAMES}
+            fresh.wait_for(lambda: wanted <= {m.topic for m in fresh.messages} and
+                           (fresh.last(f"{BASE}/availability") or None) and
+                           fresh.last(f"{BASE}/availability").payload == b"online" and
+                           len({m.topic for m in fresh.messages if m.topic.startswith("homeassistant/")})
+                           == DISCOVERY_COUNT, "online, every state and every discovery config")
+            took = time.monotonic() - back
+        finally:
+            fresh.close()
+        assert took <= 10.0, f"online {took:.1f} s after the broker came back"
+        late = Watcher(broker.port)  # and it is all retained again
+        try:
+            late.wait_for(lambda: all((late.last(f"{BASE}/{n}") or None) and late.last(f"{BASE}/{n}").retain
+                                      for n in (*STATE_NAMES, "availability")), "the retained states")
+        finally:
+            late.close()
+    finally:
+        adapter.stop()
+
+
 def test_broker_down_at_start_then_up(tmp_path, core, make_adapter):
     from moodbox.config import Config
     from mqtt.broker import Mosquitto

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from moodbox.config import Config
-from mqtt.broker import Mosquitto
+from mqtt.broker import MOSQUITTO_PASSWD, Mosquitto
 from mqtt.fixtures import BASE, core, make_adapter  # noqa: F401
 from mqtt.watcher import Watcher
 
@@ -54,19 +57,66 @@ def test_password_from_a_systemd_credential_works(secured, core, make_adapter, m
 def test_wrong_password_is_reported_once_and_clearly(secured, core, make_adapter, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="moodbox.mqtt")
     monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", "wrong")
-    adapter = make_adapter(core, config_for(secured))
+    adapter = make_adapter(core, config_for(secured), refused_retry_s=0.3)
     probe = Watcher(secured.port, username="ha", password=USERS["ha"])
     try:
         probe.wait_for(lambda: [r for r in caplog.records if r.levelno == logging.ERROR], "the refusal in the log")
-        # let paho retry a few times (backoff 0.2 .. 1 s): it must not log again
-        probe.wait_for(lambda: adapter._client._reconnect_delay and adapter._client._reconnect_delay >= 0.8,
-                       "a few more attempts")
+        # let it retry a few times: it must not log again
+        probe.wait_for(lambda: adapter.refusals >= 3, "a few more attempts")
     finally:
         probe.close()
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(errors) == 1, errors
     assert "username or password" in errors[0] and "MOODBOX_MQTT_PASSWORD" in errors[0]
     assert not adapter.connected
+
+
+def set_password(server: Mosquitto, user: str, password: str) -> None:
+    subprocess.run([MOSQUITTO_PASSWD, "-b", str(server.folder / "passwords"), user, password], check=True,
+                   capture_output=True)
+
+
+def test_refused_login_is_retried_seldom_logged_once_and_recovers(tmp_path, core, make_adapter, monkeypatch,
+                                                                  caplog):
+    caplog.set_level(logging.INFO, logger="moodbox.mqtt")
+    server = Mosquitto(tmp_path / "refusing", users=USERS, extra=["log_type notice"])  # notice: each refusal
+    server.start()
+    try:
+        monkeypatch.setenv("MOODBOX_MQTT_PASSWORD", USERS["moodbox"])
+        adapter = make_adapter(core, config_for(server), refused_retry_s=2.0)  # otherwise backoff 0.2 .. 1 s
+        wait_online(server)
+        server.stop()  # it comes back with another password for the box
+        set_password(server, "moodbox", "changed")
+        server.start()
+        probe = Watcher(server.port, username="ha", password=USERS["ha"])
+        try:
+            times = [probe.wait_for(lambda: adapter.refusals >= 1 and time.monotonic(), "the first refusal")]
+            while time.monotonic() < times[0] + 5.0:  # note when each refused attempt happens
+                if adapter.refusals > len(times):
+                    times.append(time.monotonic())
+                time.sleep(0.01)
+            refused_log = server.log_file.read_text().count("not authorised")
+            # one attempt every 2 s: 3 in these 5 s (the short backoff would have made about 7)
+            assert 2 <= len(times) <= 4, times
+            assert min(b - a for a, b in zip(times, times[1:])) >= 1.5, times
+            assert abs(refused_log - adapter.refusals) <= 1, (refused_log, adapter.refusals)
+            errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+            assert len(errors) == 1 and "username or password" in errors[0], errors
+            assert "retrying every 2 s" in errors[0]
+            # fixed on the broker (SIGHUP reloads the password file): the next attempt gets in
+            set_password(server, "moodbox", USERS["moodbox"])
+            server.process.send_signal(signal.SIGHUP)
+            probe.wait_for(lambda: adapter.connected, "the box to get in with its password again")
+        finally:
+            probe.close()
+        wait_online(server)
+        again = [r.getMessage() for r in caplog.records if "again after" in r.getMessage()]
+        assert len(again) == 1 and "accepts the login now" in again[0], again
+        assert [r for r in caplog.records if r.levelno >= logging.ERROR][1:] == []
+        # and the short backoff is back for the next outage
+        assert (adapter._client._reconnect_min_delay, adapter._client._reconnect_max_delay) == (0.2, 1.0)
+    finally:
+        server.stop()
 
 
 def test_tls_with_a_self_signed_ca_and_verification(secured, core, make_adapter, monkeypatch):

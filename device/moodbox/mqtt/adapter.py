@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 2000
 BAD_COMMAND_LOGS_PER_MINUTE = 20
+# Reconnect back-off: doubles from reconnect_min_s up to this cap, so a broker that comes back is
+# reached within about 5 s (the target is 10 s), however long it was away.
+RECONNECT_MAX_S = 5.0
+# A broker that refuses the login will not change its mind every few seconds: try this seldom then.
+REFUSED_RETRY_S = 45.0
 
 
 class CoreApi(Protocol):
@@ -42,11 +47,16 @@ class MqttAdapter:
     """Bridge between a Core and an MQTT broker. start() never raises for broker problems."""
 
     def __init__(self, core: CoreApi, config: Config, *, reconnect_min_s: float = 1.0,
-                 reconnect_max_s: float = 120.0, birth_delay_max_s: float = 2.0) -> None:
+                 reconnect_max_s: float = RECONNECT_MAX_S, birth_delay_max_s: float = 2.0,
+                 refused_retry_s: float = REFUSED_RETRY_S) -> None:
         self._core = core
         self._config = config
         self._max_volume = config.audio.max_volume
         self._reconnect = (reconnect_min_s, reconnect_max_s)
+        self._refused_retry_s = refused_retry_s
+        self._refused = False  # the broker refused the last attempt: retrying every refused_retry_s
+        self.refusals = 0  # refused connection attempts so far
+        self._refusals_before = 0  # self.refusals at the last connect
         self._birth_delay_max_s = birth_delay_max_s
         self.topics = Topics.from_config(config)
         self._client: mqtt.Client | None = None
@@ -133,14 +143,19 @@ class MqttAdapter:
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                     properties: Any) -> None:
         if reason.is_failure:
-            self._problem(describe_refusal(reason), logging.ERROR)
+            self.refusals += 1
+            self._problem(describe_refusal(reason), logging.ERROR,
+                          f"retrying every {self._refused_retry_s:g} s in the background")
+            self._set_backoff(client, refused=True)
             return
+        self._set_backoff(client, refused=False)
         client.subscribe([(self.topics.command_filter, 1), (self.topics.ha_status, 1)])
         self._jobs_put(("connected", None), force=True)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
         # paho calls this inside its `except OSError`, so the error is still at hand.
         self._problem(describe_socket_error(sys.exc_info()[1]), logging.WARNING)
+        self._set_backoff(client, refused=False)  # not the login: the broker is restarting or unreachable
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
                        properties: Any) -> None:
@@ -180,13 +195,21 @@ class MqttAdapter:
             self._queue_full_logged = True
             log.warning("MQTT: too much to do, dropping updates; every state is sent again when it calms down")
 
-    def _problem(self, text: str, level: int) -> None:
+    def _problem(self, text: str, level: int, retrying: str = "retrying in the background") -> None:
         """Log a connection problem once per outage (a new, different problem is logged too)."""
         if text not in self._problems_logged:
             self._problems_logged.add(text)
             settings = self._config.mqtt
-            log.log(level, "MQTT broker %s:%d: %s; the music keeps playing, retrying in the background",
-                    settings.host, settings.port, text)
+            log.log(level, "MQTT broker %s:%d: %s; the music keeps playing, %s",
+                    settings.host, settings.port, text, retrying)
+
+    def _set_backoff(self, client: mqtt.Client, refused: bool) -> None:
+        """The short back-off normally; one attempt every refused_retry_s while the broker refuses us."""
+        if refused == self._refused:
+            return  # unchanged: setting it again would restart paho's doubling
+        self._refused = refused
+        low, high = (self._refused_retry_s,) * 2 if refused else self._reconnect
+        client.reconnect_delay_set(low, high)  # type: ignore[arg-type]
 
     # ----- worker thread -----
 
@@ -232,11 +255,14 @@ class MqttAdapter:
         if not self._connected:
             return  # dropped again already; the next connect republishes
         settings = self._config.mqtt
+        refused, self._refusals_before = self.refusals - self._refusals_before, self.refusals
+        accepted = f" (the broker accepts the login now, after {refused} refused attempts)" if refused else ""
         if self._ever_connected:
             outage = time.monotonic() - (self._down_since or time.monotonic())
-            log.info("MQTT: connected to %s:%d again after %.0f s", settings.host, settings.port, outage)
+            log.info("MQTT: connected to %s:%d again after %.0f s%s", settings.host, settings.port, outage,
+                     accepted)
         else:
-            log.info("MQTT: connected to %s:%d", settings.host, settings.port)
+            log.info("MQTT: connected to %s:%d%s", settings.host, settings.port, accepted)
         self._ever_connected = True
         self._down_since = None
         self._problems_logged.clear()
