@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Prove moodbox installs and runs on arm64 (Raspberry Pi OS Bookworm = Debian 12 arm64) without a Pi.
+# Prove moodbox installs and runs on arm64 without a Pi: Raspberry Pi OS Bookworm = Debian 12 arm64
+# (Python 3.11, numpy 1.x), Raspberry Pi OS trixie = Debian 13 arm64 (Python 3.13, numpy 2.x).
 #
 #   sudo bash tests/arm64/run.sh            build or reuse the rootfs, install with ./setup.sh, run the checks
+#   sudo bash tests/arm64/run.sh --release trixie   the same for Debian 13 (default: bookworm)
 #   sudo bash tests/arm64/run.sh --fresh    delete the rootfs first (what a fresh CI machine does)
 #   sudo bash tests/arm64/run.sh --build-only   stop after ./setup.sh (no checks)
 #
-# How: a Debian 12 arm64 root file system (debootstrap --foreign + qemu-user-static, binfmt registered
-# by hand) under tests/arm64/rootfs/ (gitignored). The committed files (git archive HEAD, like a clone)
+# How: a Debian arm64 root file system (debootstrap --foreign + qemu-user-static, binfmt registered
+# by hand) under tests/arm64/rootfs/ (bookworm) or tests/arm64/rootfs-trixie/ (gitignored). The committed files (git archive HEAD, like a clone)
 # go to /opt/moodbox in it and ./setup.sh installs them there exactly as on a Pi; only the Pi's own
 # camera packages (python3-picamera2, python3-libcamera) are missing, and setup.sh says it skips them.
 # Then the CLI and the daemon run emulated, and `moodbox analyze --json` must match the host (x86-64).
 #
-# Environment: MOODBOX_ARM64_MIRROR (Debian mirror), MOODBOX_ARM64_PIP=auto|index|wheels (how pip in
+# Environment: MOODBOX_ARM64_RELEASE (bookworm or trixie, like --release), MOODBOX_ARM64_MIRROR (Debian mirror), MOODBOX_ARM64_PIP=auto|index|wheels (how pip in
 # the rootfs gets packages: the registry with the host's CA bundle, or arm64 wheels downloaded by the
 # host; auto probes the registry first), MOODBOX_ARM64_PROB_TOL (emotion probabilities, default 0.15),
 # MOODBOX_ARM64_AGE_TOL (years, default 5), MOODBOX_ARM64_BOX_TOL (face box, pixels, default 2),
@@ -25,7 +27,7 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
-ROOTFS="$HERE/rootfs"
+RELEASE="${MOODBOX_ARM64_RELEASE:-bookworm}"
 APP=/opt/moodbox                      # the checkout inside the rootfs
 # The host's own Debian mirror (as apt is set up here), unless MOODBOX_ARM64_MIRROR names one.
 host_mirror() {
@@ -56,22 +58,31 @@ CHROOT_CA=/usr/local/share/moodbox-host-ca.crt    # a copy of the host's bundle 
 FRESH=0
 BUILD_ONLY=0
 
-for arg in "$@"; do
-    case "$arg" in
+while [ $# -gt 0 ]; do
+    case "$1" in
         --fresh) FRESH=1 ;;
+        --release) [ $# -ge 2 ] || { echo "run.sh: --release needs bookworm or trixie" >&2; exit 2; }; RELEASE="$2"; shift ;;
+        --release=*) RELEASE="${1#--release=}" ;;
         --build-only) BUILD_ONLY=1 ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
     esac
+    shift
 done
 
-say() { printf '[arm64] %s\n' "$*" >&2; }
-die() { printf '[arm64] error: %s\n' "$*" >&2; exit 1; }
+case "$RELEASE" in
+    bookworm) ROOTFS="$HERE/rootfs"; PY_VERSION=3.11; NUMPY_MAJOR=1 ;;
+    trixie) ROOTFS="$HERE/rootfs-trixie"; PY_VERSION=3.13; NUMPY_MAJOR=2 ;;
+    *) echo "run.sh: release must be bookworm or trixie, not '$RELEASE'" >&2; exit 2 ;;
+esac
+
+say() { printf '[arm64 $RELEASE] %s\n' "$*" >&2; }
+die() { printf '[arm64 %s] error: %s\n' "$RELEASE" "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (chroot, mount, binfmt_misc): sudo bash $0"
 [ -x "$HOST_PY" ] || die "no host venv at $REPO/.venv (run ./setup.sh first): the host results are the reference"
 
-LOGS="$(mktemp -d /tmp/moodbox-arm64.XXXXXX)"
+LOGS="$(mktemp -d "/tmp/moodbox-arm64-$RELEASE.XXXXXX")"
 say "logs: $LOGS"
 
 # --- summary table --------------------------------------------------------------
@@ -199,7 +210,7 @@ debootstrap_first() {
     [ -z "$(mounted_below_rootfs)" ] || return 1
     rm -rf --one-file-system "$ROOTFS"
     mkdir -p "$ROOTFS"
-    nice debootstrap --arch=arm64 --foreign --variant=minbase bookworm "$ROOTFS" "$MIRROR"
+    nice debootstrap --arch=arm64 --foreign --variant=minbase "$RELEASE" "$ROOTFS" "$MIRROR"
     touch "$ROOTFS/.moodbox-stage1"
 }
 debootstrap_second() {
@@ -209,7 +220,7 @@ debootstrap_second() {
 root_network() {
     # DNS, the mirror and the host's CA bundle (the registry is reached through a TLS proxy here).
     cp -L /etc/resolv.conf "$ROOTFS/etc/resolv.conf"
-    echo "deb $MIRROR bookworm main" >"$ROOTFS/etc/apt/sources.list"
+    echo "deb $MIRROR $RELEASE main" >"$ROOTFS/etc/apt/sources.list"
     if [ -f "$HOST_CA" ]; then
         mkdir -p "$(dirname "$ROOTFS$CHROOT_CA")"
         cp "$HOST_CA" "$ROOTFS$CHROOT_CA"
@@ -237,11 +248,31 @@ print("registry reachable with the host CA bundle")' "$CHROOT_CA" "$index"
 download_wheels() {
     # arm64 wheels for the pinned requirements (resolved by the host's pip for the Pi's platform),
     # plus pip and setuptools for setup.sh's pip upgrade and the editable install.
+    # pip download does not evaluate markers for --python-version: the requirements are resolved for
+    # the rootfs's Python first (python_version, platform_machine).
     mkdir -p "$ROOTFS/wheels"
-    nice "$HOST_PY" -m pip download --only-binary=:all: --python-version 3.11 --implementation cp \
-        --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 \
+    "$HOST_PY" - "$REPO/requirements-dev.txt" "$PY_VERSION" >"$LOGS/requirements-$RELEASE.txt" <<'PY'
+import sys
+from pathlib import Path
+from packaging.markers import Marker
+env = {"python_version": sys.argv[2], "python_full_version": sys.argv[2] + ".0", "platform_machine": "aarch64",
+       "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython"}
+def lines(path):
+    for raw in Path(path).read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            yield from lines(Path(path).parent / line[3:].strip())
+        elif line:
+            requirement, _, marker = line.partition(";")
+            if not marker or Marker(marker.strip()).evaluate(env):
+                yield requirement.strip()
+print("\n".join(lines(sys.argv[1])))
+PY
+    cat "$LOGS/requirements-$RELEASE.txt"
+    nice "$HOST_PY" -m pip download --only-binary=:all: --python-version "$PY_VERSION" --implementation cp \
+        --platform manylinux_2_34_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux_2_27_aarch64 \
         --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
-        -d "$ROOTFS/wheels" -r "$REPO/requirements-dev.txt" pip "setuptools>=61" wheel
+        -d "$ROOTFS/wheels" -r "$LOGS/requirements-$RELEASE.txt" pip "setuptools>=61" wheel
     ls "$ROOTFS/wheels"
 }
 choose_pip_source() {
@@ -293,20 +324,22 @@ setup_split() {
 MB="$APP/.venv/bin/moodbox"
 
 check_platform() {
-    in_root "$APP/.venv/bin/python" - <<'EOF'
+    in_root "$APP/.venv/bin/python" - "$PY_VERSION" "$NUMPY_MAJOR" <<'EOF'
 import platform, sys
-import numpy, cv2, tflite_runtime, paho.mqtt, pydantic, mutagen, gpiozero
+import numpy, cv2, ai_edge_litert, paho.mqtt, pydantic, mutagen, gpiozero
 machine = platform.machine()
 print(f"machine={machine} python={platform.python_version()} numpy={numpy.__version__} "
-      f"opencv={cv2.__version__} tflite-runtime={tflite_runtime.__version__}")
+      f"opencv={cv2.__version__} litert={ai_edge_litert.__version__}")
 assert machine == "aarch64", machine
-assert int(numpy.__version__.split(".")[0]) < 2, "numpy >= 2 breaks tflite-runtime 2.14"
+python, numpy_major = sys.argv[1], int(sys.argv[2])
+assert platform.python_version().startswith(python + "."), f"Python {platform.python_version()}, expected {python}"
+assert int(numpy.__version__.split(".")[0]) == numpy_major, f"numpy {numpy.__version__}, expected {numpy_major}.x"
 EOF
     # Every compiled module in the venv must be an arm64 build (no x86-64 file copied in by mistake).
     local wrong
     wrong="$(find "$ROOTFS$APP/.venv" -name '*.so*' -type f -exec file {} + | grep -v -e 'ARM aarch64' -e ': ASCII' || true)"
     [ -z "$wrong" ] || { echo "not arm64:"; echo "$wrong"; return 1; }
-    echo "$CPU: $(in_root "$APP/.venv/bin/python" -c 'import numpy,tflite_runtime; print(f"numpy {numpy.__version__}, tflite-runtime {tflite_runtime.__version__}")')" >"$LOGS/$CURRENT.note"
+    echo "$CPU: $(in_root "$APP/.venv/bin/python" -c 'import platform, numpy, ai_edge_litert; print(f"Python {platform.python_version()}, numpy {numpy.__version__}, LiteRT {ai_edge_litert.__version__}")')" >"$LOGS/$CURRENT.note"
 }
 
 check_config() {
