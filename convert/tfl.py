@@ -1,12 +1,11 @@
-"""Run a TFLite file with tflite_runtime (the on-device runtime), batched over rows."""
+"""Run a TFLite file as the device does (its runtime and kernels: moodbox.perception.model), batched over rows."""
 import numpy as np
 
 
 class TFL:
     def __init__(self, path, threads=1):
-        from tflite_runtime.interpreter import Interpreter
-        self.it = Interpreter(model_path=str(path), num_threads=threads)
-        self.it.allocate_tensors()
+        from moodbox.perception.model import open_interpreter
+        self.it = open_interpreter(path, threads)
         self.i = self.it.get_input_details()[0]
         self.o = self.it.get_output_details()[0]
 

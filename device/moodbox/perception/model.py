@@ -53,12 +53,24 @@ def _interpreter_class() -> Any:
 
 def _interpreter_options(input_spec: dict[str, Any]) -> dict[str, Any]:
     """int8 models run on the runtime's built-in kernels, not LiteRT's default XNNPACK delegate: the
-    answers then stay bit for bit those of tflite-runtime 2.14 (XNNPACK's int8 rounding moved an age by
-    up to 11 years on a 48x48 face; bench/runtime_parity.py). Float models keep XNNPACK (3x faster)."""
+    answers then stay those of tflite-runtime 2.14 but for a rare 1-step int8 rounding (XNNPACK's moved
+    an age by up to 11 years on a 48x48 face; bench/runtime_parity.py). Float models keep XNNPACK (3x faster)."""
     resolver = getattr(runtime_module(), "OpResolverType", None)
     if input_spec.get("dtype") == "int8" and resolver is not None:
         return {"experimental_op_resolver_type": resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
     return {}
+
+
+def open_interpreter(path: Path, threads: int = 1, input_dtype: str | None = None) -> Any:
+    """An allocated interpreter set up as the device runs it (runtime, kernels); `input_dtype` as in the
+    manifest ("int8", "float32"), read from the file when not given. Used by the device and by convert/."""
+    interpreter_class = _interpreter_class()
+    if input_dtype is None:
+        input_dtype = interpreter_class(model_path=str(path)).get_input_details()[0]["dtype"].__name__
+    interpreter = interpreter_class(model_path=str(path), num_threads=threads,
+                                    **_interpreter_options({"dtype": input_dtype}))
+    interpreter.allocate_tensors()
+    return interpreter
 
 
 class MovingAverage:
@@ -100,9 +112,7 @@ class TfliteModel:
         self.name = name
         self.path = path
         try:
-            self._interpreter = _interpreter_class()(model_path=str(path), num_threads=threads,
-                                                     **_interpreter_options(input_spec))
-            self._interpreter.allocate_tensors()
+            self._interpreter = open_interpreter(path, threads, str(input_spec.get("dtype", "")))
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{path}: cannot load model {name!r}: {exc}") from None
         inputs = self._interpreter.get_input_details()
