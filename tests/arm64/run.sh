@@ -76,7 +76,7 @@ case "$RELEASE" in
     *) echo "run.sh: release must be bookworm or trixie, not '$RELEASE'" >&2; exit 2 ;;
 esac
 
-say() { printf '[arm64 $RELEASE] %s\n' "$*" >&2; }
+say() { printf '[arm64 %s] %s\n' "$RELEASE" "$*" >&2; }
 die() { printf '[arm64 %s] error: %s\n' "$RELEASE" "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (chroot, mount, binfmt_misc): sudo bash $0"
@@ -138,11 +138,20 @@ step() {
 MOUNTS=()
 mount_in_root() {  # type-or-bind source target
     local target="$ROOTFS$3"
-    mkdir -p "$target"
+    [ -e "$target" ] || mkdir -p "$target"
     if ! mountpoint -q "$target"; then
         if [ "$1" = bind ]; then mount --bind "$2" "$target"; else mount -t "$1" "$2" "$target"; fi
         MOUNTS+=("$target")
     fi
+}
+emulated_cpuinfo() {
+    local part i
+    case "$CPU" in cortex-a53) part=0xd03 ;; cortex-a76) part=0xd0b ;; *) part=0xd08 ;; esac
+    for ((i=0; i<$(nproc); i++)); do
+        printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n' "$i"
+        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: %s\nCPU revision\t: 3\n\n' "$part"
+    done
+    printf 'Model\t\t: %s under qemu-user (moodbox arm64 check)\n' "$CPU"
 }
 unmount_all() {
     local i
@@ -493,6 +502,10 @@ if [ -f "$ROOTFS/.moodbox-stage2" ]; then record second-stage reused 0; else run
 
 mount_in_root proc proc /proc
 mount_in_root sysfs sysfs /sys
+# qemu-user shows the host's x86 /proc/cpuinfo; LiteRT's cpuinfo then crashes (SIGSEGV) once /sys lists
+# the CPUs too. An arm64 one, as a Pi 4's for the emulated CPU, with the host's CPU count:
+emulated_cpuinfo >"$LOGS/cpuinfo"
+mount_in_root bind "$LOGS/cpuinfo" /proc/cpuinfo
 mount_in_root tmpfs tmpfs /dev/shm
 
 run_step network fatal root_network
