@@ -1,9 +1,15 @@
 """Run a TFLite file as the device does (its runtime and kernels: moodbox.perception.model), batched over rows."""
+import sys
+
 import numpy as np
+
+from .common import ROOT
 
 
 class TFL:
     def __init__(self, path, threads=1):
+        if str(ROOT / "device") not in sys.path:  # convert/.venv does not install the device package
+            sys.path.insert(0, str(ROOT / "device"))
         from moodbox.perception.model import open_interpreter
         self.it = open_interpreter(path, threads)
         self.i = self.it.get_input_details()[0]
