@@ -238,7 +238,7 @@ def write_manifest_entry(spec, margin, n_calib):
 
 # ---------------------------------------------------------------- evaluate
 def evaluate():
-    from .evaluate import GATE_AGE_MAE_YEARS, GateFailure, _bench
+    from .gates import GATE_AGE_MAE_YEARS, GateFailure, bench_ms
     from .metrics import age_report
     from .tfl import TFL
     spec = prepare()
@@ -272,8 +272,8 @@ def evaluate():
         "float32_tflite_vs_onnx_max_abs_prob_diff_300": f32_tflite_maxdiff,
         "gate": {"max_mae_increase_years": GATE_AGE_MAE_YEARS,
                  "passed": bool(d_mae <= GATE_AGE_MAE_YEARS)},
-        "latency_ms_x86_1thread": {"float32_tflite": _bench(TFL(FLOAT_TFLITE), x),
-                                   "int8_tflite": _bench(int8, x),
+        "latency_ms_x86_1thread": {"float32_tflite": bench_ms(TFL(FLOAT_TFLITE), x),
+                                   "int8_tflite": bench_ms(int8, x),
                                    "machine": "workstation x86-64 (2 shared cores), "
                                               "tflite-runtime 2.14.0, not the Pi"},
         "command": "python -m convert.evaluate age",

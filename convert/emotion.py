@@ -53,7 +53,7 @@ def build():
     from .framing import emotion_margin_sweep, fer_framing
     geom = fer_framing()
     log("crop sweep on PublicTest with the float Keras model:")
-    (m, dy, al), sweep = emotion_margin_sweep()
+    (m, dy, al), sweep = emotion_margin_sweep(model)
     sweep["fer_framing_geometry_train"] = geom
     sweep["command"] = "python -m convert.build --only emotion"
     write_json(METRICS / "emotion_crop_sweep.json", sweep)

@@ -3,27 +3,13 @@
 python -m convert.evaluate [emotion|age|detector ...]
 """
 import sys
-import time
 
 import numpy as np
 
 from .common import METRICS, log, nice_self, update_manifest, write_json
 from .data import EMOTION_LABELS, emotion_float_input, fer_image, fer_list
+from .gates import GATE_EMOTION_ACC_POINTS, GateFailure, bench_ms
 from .metrics import classification_report
-
-GATE_EMOTION_ACC_POINTS = 1.0
-GATE_AGE_MAE_YEARS = 0.3
-
-
-class GateFailure(SystemExit):
-    pass
-
-
-def _bench(fn, x, n=200):
-    fn(x[:5])
-    t = time.perf_counter()
-    fn(x[:n])
-    return (time.perf_counter() - t) / n * 1000
 
 
 def _plot_confusions(reps, path, title):
@@ -68,8 +54,8 @@ def eval_emotion():
             "int8": classification_report(y, p_int8.argmax(1), EMOTION_LABELS)}
     float_tfl = classification_report(y, p_float_tfl.argmax(1), EMOTION_LABELS)
     agree = float((p_keras.argmax(1) == p_int8.argmax(1)).mean())
-    ms_f = _bench(TFL(FLOAT_TFLITE), x)
-    ms_q = _bench(int8, x)
+    ms_f = bench_ms(TFL(FLOAT_TFLITE), x)
+    ms_q = bench_ms(int8, x)
     drop = (reps["float"]["accuracy"] - reps["int8"]["accuracy"]) * 100
     out = {
         "dataset": "FER2013 PublicTest (fer2013-dev.tar.gz test/), all images",

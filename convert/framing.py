@@ -78,13 +78,12 @@ EMO_CONFIGS = ([(m, 0.0, True) for m in (0.0, 0.04, 0.08, 0.12, 0.16, 0.24)]
                + [(m, -0.09, False) for m in (0.04, 0.08, 0.12)])
 
 
-def emotion_margin_sweep(configs=EMO_CONFIGS):
+def emotion_margin_sweep(model, configs=EMO_CONFIGS):
     """Float Keras accuracy on FER2013 PublicTest when the 48x48 image is re-cropped the way
     the device will crop it (BlazeFace box + margin, centre shifted by dy * box side,
     eye-aligned or not), for several settings. Context beyond the 48x48 image does not
     exist: the image is edge-padded (np.pad 'edge'). Returns (best config, results)."""
     from .data import EMOTION_LABELS, emotion_float_input
-    from .emotion import load_keras
     from .facecrop import aligned_crop
     from .metrics import classification_report
     bf = BlazeFace("face_detector_short")
@@ -102,7 +101,6 @@ def emotion_margin_sweep(configs=EMO_CONFIGS):
         dets.append((b, k))
         imgs.append(Image.fromarray(np.pad(g, 48, mode="edge")))
         labels.append(lab)
-    model = load_keras()
     y = np.array(labels)
     res = {"what": "float Keras emotion model on FER2013 PublicTest images re-cropped like the "
                    "device (BlazeFace short-range box on the image in a black 144x144 canvas; "

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from .common import METRICS, OUT, log, nice_self, write_json
+from .shipped import ShippedModel
 
 SEED = 20261121
 BAND_HEIGHT = 0.18                      # of the crop height
@@ -142,42 +143,6 @@ def task_data(task: str, size: int, color: str, n: int) -> tuple[np.ndarray, np.
     if color == "gray":
         chips = np.stack([cv2.cvtColor(c, cv2.COLOR_RGB2GRAY) for c in chips])[..., None]
     return chips, ages.astype(np.float64)
-
-
-class ShippedModel:
-    """A manifest model run with tflite-runtime, from uint8 crops to probabilities or years."""
-
-    def __init__(self, name: str):
-        from .common import load_manifest
-        from .tfl import TFL
-        self.name = name
-        self.entry = load_manifest()["models"][name]
-        self.task = self.entry["task"]
-        self.size = int(self.entry["input"]["size"][0])
-        self.color = str(self.entry["input"].get("color", "RGB")).lower()
-        self.labels = self.entry["output"].get("labels")
-        self.net = TFL(OUT / self.entry["file"])
-
-    def normalize(self, x_u8: np.ndarray) -> np.ndarray:
-        spec, x = self.entry["input"], x_u8.astype(np.float32)
-        if "range" in spec:
-            lo, hi = spec["range"]
-            return x * np.float32((hi - lo) / 255.0) + np.float32(lo)
-        return (x - np.float32(spec["mean"])) / np.float32(spec["std"])
-
-    def __call__(self, x_u8: np.ndarray) -> np.ndarray:
-        out = self.net(self.normalize(x_u8))
-        if self.task == "emotion":
-            return out
-        spec = self.entry["output"]
-        if spec.get("decode", "softmax_expectation") == "regression":
-            return out[:, 0].astype(np.float64)
-        p = np.clip(out.astype(np.float64), 0, None)
-        p /= np.maximum(p.sum(1, keepdims=True), 1e-12)
-        values = np.asarray(spec["values"], np.float64)
-        if len(values) == 2 and p.shape[1] > 2:
-            values = np.linspace(values[0], values[1], p.shape[1])
-        return p @ values
 
 
 def figures(task: str, out: np.ndarray, y: np.ndarray, labels: list[str] | None = None) -> dict:

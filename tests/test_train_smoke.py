@@ -254,7 +254,7 @@ def test_grown_model_starts_from_the_smaller_run_and_keeps_a_weight_average_with
 TEACHER_CHECK = """
 import json, sys
 import numpy as np
-from convert.train.ensemble import members_probs
+from convert.train.members import members_probs
 from convert.train.export import train_command
 from convert.train.loop import TrainConfig, default_arch
 x = np.load(sys.argv[1])["x"][:16]

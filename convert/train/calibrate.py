@@ -17,35 +17,11 @@ import numpy as np
 
 from ..common import METRICS, OUT, WORK, load_manifest, log, update_manifest, write_json
 from ..metrics import years_report
-from .datasets import CACHE, age_split, cached_array
+from .datasets import probabilities
 from .losses import age_balance_weights
 
 LAMBDAS = (0.1, 1.0, 10.0)
 BALANCES = (0.0, 0.25, 0.5)
-
-
-def model_input(x_u8: np.ndarray, spec: dict) -> np.ndarray:
-    """uint8 RGB crops -> the float input the manifest describes ('range' or 'mean'/'std')."""
-    x = x_u8.astype(np.float32)
-    if "range" in spec:
-        lo, hi = spec["range"]
-        return x * np.float32((hi - lo) / 255.0) + np.float32(lo)
-    return (x - np.float32(spec["mean"])) / np.float32(spec["std"])
-
-
-def probabilities(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """Renormalized int8 output probabilities of manifest model `name` on a UTKFace part (cached)."""
-    from ..tfl import TFL
-    entry = load_manifest()["models"][name]
-    split = age_split(part, size=int(entry["input"]["size"][0]))
-
-    def build() -> np.ndarray:
-        log(f"running {entry['file']} (int8, 1 thread) on {len(split)} UTKFace {part} crops")
-        return TFL(OUT / entry["file"])(model_input(split.x, entry["input"]))
-
-    p = cached_array(CACHE / f"probs_{name}_{entry['sha256'][:12]}_{part}.npy", build)
-    p = np.clip(p.astype(np.float64), 0.0, None)
-    return p / np.maximum(p.sum(1, keepdims=True), 1e-12), split.y.astype(np.float64)
 
 
 def fit_values(p: np.ndarray, ages: np.ndarray, start: np.ndarray, lam: float, balance: float,

@@ -17,7 +17,8 @@ import numpy as np
 
 from ..common import WORK, load_manifest, log
 
-CACHE = WORK / "train" / "cache"
+RUNS = WORK / "train"                     # one folder per training run
+CACHE = RUNS / "cache"
 EMOTION_SIZE = 48
 AGE_SIZE = 64
 SUBSET_SEED = 20261121
@@ -140,12 +141,11 @@ def age_teacher_probs(split: Split, limit: int | None) -> np.ndarray:
     from .losses import rebin
     entry = load_manifest()["models"]["age"]
     if limit is None:
-        from .calibrate import probabilities
         p, _ = probabilities("age", "train")
     else:
         from ..common import OUT
+        from ..shipped import model_input
         from ..tfl import TFL
-        from .calibrate import model_input
         side = int(entry["input"]["size"][0])
         x = split.x if split.x.shape[1] == side else age_split("train", limit, side).x
         p = np.clip(TFL(OUT / entry["file"])(model_input(x, entry["input"])), 0, None)
@@ -156,3 +156,20 @@ def age_teacher_probs(split: Split, limit: int | None) -> np.ndarray:
     log(f"age teacher (shipped dlib model) on {len(split)} crops: MAE "
         f"{float(np.abs(p @ np.asarray(entry['output']['values']) - split.y).mean()):.2f}")
     return rebin(p, np.asarray(entry["output"]["values"], np.float64))
+
+
+def probabilities(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """Renormalized int8 output probabilities of manifest model `name` on a UTKFace part (cached)."""
+    from ..common import OUT
+    from ..shipped import model_input
+    from ..tfl import TFL
+    entry = load_manifest()["models"][name]
+    split = age_split(part, size=int(entry["input"]["size"][0]))
+
+    def build() -> np.ndarray:
+        log(f"running {entry['file']} (int8, 1 thread) on {len(split)} UTKFace {part} crops")
+        return TFL(OUT / entry["file"])(model_input(split.x, entry["input"]))
+
+    p = cached_array(CACHE / f"probs_{name}_{entry['sha256'][:12]}_{part}.npy", build)
+    p = np.clip(p.astype(np.float64), 0.0, None)
+    return p / np.maximum(p.sum(1, keepdims=True), 1e-12), split.y.astype(np.float64)

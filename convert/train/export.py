@@ -97,7 +97,7 @@ def baseline_figures(task: str, val=None) -> dict:
     size_mb = (OUT / entry["file"]).stat().st_size / 1e6
     ms = details["latency_ms_x86_1thread"]["int8_tflite"]
     if val is not None:
-        from ..robustness import ShippedModel
+        from ..shipped import ShippedModel
         model = ShippedModel(BASELINE[task])
         x = val.x
         if task == "age" and x.shape[1] != model.size:

@@ -17,16 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..common import WORK, log, write_json
+from ..common import log, write_json
 from ..data import EMOTION_LABELS
 from ..metrics import classification_report, years_report
 from . import losses
 from .augment import AugmentConfig, augment_batch, mixup
-from .datasets import (AGE_SIZE, EMOTION_SIZE, Split, age_split, age_teacher_probs, emotion_split, teacher_probs,
+from .datasets import (AGE_SIZE, EMOTION_SIZE, RUNS, Split, age_split, age_teacher_probs, emotion_split, teacher_probs,
                        to_model_input)
 from .models import ARCHS, SMOKE, ArchConfig, build
 
-RUNS = WORK / "train"
 
 
 @dataclass
@@ -120,7 +119,7 @@ def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.
         k = len(EMOTION_LABELS)
         teacher = None
         if cfg.distill > 0 and cfg.teacher:
-            from .ensemble import members_probs
+            from .members import members_probs
             teacher = members_probs(cfg.teacher, train.x, None if cfg.limit_train else "teacher_members_fer_train")
             log(f"teacher {' + '.join(cfg.teacher)} (with flips): agreement with the labels "
                 f"{float((teacher.argmax(1) == train.y).mean()):.3f}")

@@ -80,7 +80,7 @@ def _line(label: str, rep: dict) -> str:
 
 def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None = None) -> dict:
     from .datasets import age_split
-    from .ensemble import Member
+    from .members import Member
     entry = load_manifest()["models"].get(model)
     if entry is None or entry.get("ensemble") or entry.get("task") != "age":
         raise SystemExit(f"{model!r}: give a single age model of models_tflite/manifest.json")
