@@ -134,3 +134,10 @@ def full_int8(converter, calib) -> bytes:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     return converter.convert()
+
+
+def remove_manifest_entry(name):
+    """Drop a model entry (its file stays: another entry may point at it)."""
+    m = load_manifest()
+    m["models"].pop(name)
+    write_json(MANIFEST, m)

@@ -27,8 +27,8 @@ ENSEMBLES: dict[str, dict[str, Any]] = {
     "emotion_same": {"task": "emotion", "ensemble": {"members": ["emotion"]}},
     "emotion_flip": {"task": "emotion", "ensemble": {"members": ["emotion"], "flip": True}},
     "age_same": {"task": "age", "ensemble": {"members": ["age"], "weights": [3]}},
-    "age_flip": {"task": "age", "ensemble": {"members": ["age_wrn"], "flip": True}},
-    "age_mix": {"task": "age", "ensemble": {"members": ["age", "age_wrn"], "weights": [1, 2]},
+    "age_flip": {"task": "age", "ensemble": {"members": ["age_wrn80_stretch"], "flip": True}},
+    "age_mix": {"task": "age", "ensemble": {"members": ["age", "age_wrn80_stretch"], "weights": [1, 2]},
                 "description": "dlib ResNet + our WideResNet", "metrics": {"mae": 0.0}},
 }
 
@@ -80,7 +80,7 @@ def single(manifest: Manifest, name: str) -> EmotionModel | AgeModel:
 def test_manifest_reads_ensemble_specs(manifest: Manifest) -> None:
     spec = manifest.ensemble("age_mix")
     assert spec is not None
-    assert (spec.task, spec.members, spec.weights, spec.flip) == ("age", ("age", "age_wrn"), (1.0, 2.0), False)
+    assert (spec.task, spec.members, spec.weights, spec.flip) == ("age", ("age", "age_wrn80_stretch"), (1.0, 2.0), False)
     spec = manifest.ensemble("emotion_flip")
     assert spec is not None and spec.weights == (1.0,) and spec.flip
     assert manifest.ensemble("emotion") is None
@@ -106,7 +106,7 @@ def run_on_crop(model: EmotionModel, crop: np.ndarray) -> dict[str, float]:
     return {e: by_label[e] for e in EMOTIONS}
 
 
-@pytest.mark.parametrize("name, member", [("emotion_flip", "emotion"), ("age_flip", "age_wrn")])
+@pytest.mark.parametrize("name, member", [("emotion_flip", "emotion"), ("age_flip", "age_wrn80_stretch")])
 def test_flip_averages_the_model_on_the_image_and_its_mirror(manifest: Manifest, face_64: np.ndarray,
                                                              name: str, member: str) -> None:
     ensemble = build_emotion_model(manifest, name) if name.startswith("emotion") else build_age_model(manifest, name)
@@ -138,7 +138,7 @@ def test_flip_on_a_detected_face_mirrors_the_models_crop(manifest: Manifest, ast
 
 def test_weighted_age_mean_of_two_models(manifest: Manifest, astronaut: np.ndarray, face: Detection) -> None:
     mixed = build_age_model(manifest, "age_mix")
-    dlib, wrn = single(manifest, "age").predict(astronaut, face), single(manifest, "age_wrn").predict(astronaut, face)
+    dlib, wrn = single(manifest, "age").predict(astronaut, face), single(manifest, "age_wrn80_stretch").predict(astronaut, face)
     assert isinstance(dlib, float) and isinstance(wrn, float)
     assert abs(dlib - wrn) > 0.1  # two different opinions, so the weights matter
     assert mixed.predict(astronaut, face) == pytest.approx((dlib + 2 * wrn) / 3, abs=1e-9)
@@ -146,10 +146,10 @@ def test_weighted_age_mean_of_two_models(manifest: Manifest, astronaut: np.ndarr
 
 def test_an_age_is_never_below_zero(astronaut: np.ndarray, face: Detection, tmp_path: Path) -> None:
     """A values table that reaches below 0 (a stretched one, say) still reads 0 years at the least."""
-    entry = json.loads((MODELS / "manifest.json").read_text())["models"]["age_wrn"]
+    entry = json.loads((MODELS / "manifest.json").read_text())["models"]["age_wrn80_stretch"]
     low = {**entry, "output": {**entry["output"], "values": [v - 200.0 for v in entry["output"]["values"]]}}
     manifest = Manifest.load(write_models(tmp_path / "models", {"age_low": low}))
-    assert single(manifest, "age_wrn").predict(astronaut, face) > 10
+    assert single(manifest, "age_wrn80_stretch").predict(astronaut, face) > 10
     assert single(manifest, "age_low").predict(astronaut, face) == 0.0
 
 
@@ -195,11 +195,11 @@ def test_configured_model_must_be_of_its_task(models: Path) -> None:
 
 def test_member_files_are_checked_against_their_sha256(tmp_path: Path) -> None:
     models = write_models(tmp_path / "models", ENSEMBLES)
-    (models / "age_wrn_int8.tflite").unlink()
-    (models / "age_wrn_int8.tflite").write_bytes((MODELS / "age_wrn_int8.tflite").read_bytes()[:-1] + b"\0")
+    (models / "age_wrn80_int8.tflite").unlink()
+    (models / "age_wrn80_int8.tflite").write_bytes((MODELS / "age_wrn80_int8.tflite").read_bytes()[:-1] + b"\0")
     manifest = Manifest.load(models)
-    build_age_model(manifest, "age_same")  # does not use age_wrn
-    with pytest.raises(ModelError, match=r"age_wrn_int8\.tflite: checksum mismatch for 'age_wrn'"):
+    build_age_model(manifest, "age_same")  # does not use age_wrn80_stretch
+    with pytest.raises(ModelError, match=r"age_wrn80_int8\.tflite: checksum mismatch for 'age_wrn80_stretch'"):
         build_age_model(manifest, "age_mix")
 
 
@@ -232,3 +232,20 @@ def test_analyze_json_with_ensembles_from_a_config_file(models: Path, tmp_path: 
     assert face["age"]["years"] == round(reading.age_years, 1)
     assert face["emotion"]["probs"] == {e: round(reading.emotion[e], 4) for e in EMOTIONS}
     assert "1 image(s) analysed, 1 face(s)" in result.stderr
+
+
+@pytest.mark.parametrize("emotion_model, age_model", [("emotion_mix", "age_wrn_stretch_flip"), ("emotion_cnn", "age_wrn")])
+def test_a_retired_model_in_the_config_loads_its_successor_with_a_warning(emotion_model: str, age_model: str,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="moodbox.perception.runtime"):
+        perception = Perception(MODELS, emotion_model=emotion_model, age_model=age_model)
+    assert (perception.emotion.name, perception.age.name) == ("emotion_cnn4_mixup", "age_wrn80_stretch")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"perception.emotion_model: model {emotion_model!r} was retired" in w and "'emotion_cnn4_mixup'" in w
+               for w in warnings), warnings
+    assert any(f"perception.age_model: model {age_model!r} was retired" in w for w in warnings), warnings
+
+
+def test_an_unknown_model_is_still_an_error(models: Path) -> None:
+    with pytest.raises(ModelError, match=r"no model named 'emotion_v9'"):
+        Perception(models, emotion_model="emotion_v9")

@@ -1,12 +1,11 @@
 """convert/train numpy parts (no TensorFlow needed): augmentation, targets, weights, age
-decoding and the values-table calibration. Run from the repo root: python -m pytest."""
+decoding and the values-table stretch. Run from the repo root: python -m pytest."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from convert.train import augment, losses
-from convert.train.calibrate import fit_values
 from convert.metrics import years_report
 from convert.train.stretch import choose, cross_fitted, fold_parts, stretched, with_fold_stretches
 
@@ -115,23 +114,6 @@ def test_age_balance_weights_flatten_and_cap():
     assert w[-1] >= w[500] > w[0]
     assert w.max() / w.min() == pytest.approx(10.0)       # 100x rarer, capped at 10x
     assert np.allclose(losses.age_balance_weights(ages, 0.0), 1)
-
-
-def test_fit_values_undoes_regression_to_the_mean():
-    """A fake model whose probability mass sits at 0.6 * age + 14 (old people look younger,
-    children older): the refit values table must bring the expectation back to the age."""
-    rng = np.random.default_rng(0)
-    ages = rng.uniform(1, 90, 3000)
-    k = 81
-    bins = np.arange(k, dtype=float)
-    seen = 0.6 * ages + 14 + rng.normal(0, 2, ages.size)
-    p = np.exp(-0.5 * ((bins[None] - seen[:, None]) / 3.0) ** 2)
-    p /= p.sum(1, keepdims=True)
-    before = np.abs(p @ bins - ages).mean()
-    values = fit_values(p, ages, bins, lam=1.0, balance=0.0)
-    after = np.abs(p @ values - ages).mean()
-    assert before > 8 and after < 3
-    assert np.all(np.diff(values) >= 0)
 
 
 def test_stretch_undoes_a_linear_pull_to_the_middle():

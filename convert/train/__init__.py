@@ -3,11 +3,12 @@
     python -m convert.train emotion --epochs 30          # compact ResNet on FER2013
     python -m convert.train age --epochs 30              # WideResNet on UTKFace device-like crops
     python -m convert.train emotion --smoke              # tiny subset, about a minute
-    python -m convert.train calibrate-age                # values-table calibration of an age model
+    python -m convert.train stretch-age --model age_wrn80 --ship age_wrn80_stretch --drop-base
 
 Modules: augment (random image changes), datasets (cached arrays), models (architectures),
 losses (label encodings and Keras losses), loop (fit, early stopping, checkpoints),
-export (int8 TFLite, evaluation with convert/ code, targets, shipping), calibrate (age map).
+export (int8 TFLite, evaluation with convert/ code, targets, shipping), stretch (age values table),
+members (a shipped model or an exported run). What was tried and retired: HISTORY.md.
 Checkpoints and reports go to convert/work/train/<run>/ (git-ignored).
 """
 import os

@@ -1,4 +1,4 @@
-"""python -m convert.train {emotion,age,export,ship,ensemble,summary,calibrate-age} ...  (see --help)"""
+"""python -m convert.train {emotion,age,export,ship,summary,stretch-age} ...  (see --help)"""
 from __future__ import annotations
 
 import argparse
@@ -16,9 +16,6 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--arch", default=None, help="emotion: resnet | vgg; age: wrn | vgg")
     p.add_argument("--width", type=int, default=None, help="WideResNet width k (age wrn)")
     p.add_argument("--depth", type=int, default=None, help="WideResNet depth 6n+4 (age wrn)")
-    p.add_argument("--stem-stride", type=int, default=None,
-                   help="stride of the first conv (default: the architecture's; 2 for age wrn); with a bigger "
-                        "--input-size, a bigger stride keeps the net's inner feature maps, and so its cost, the same")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without improvement")
@@ -30,8 +27,6 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
     p.add_argument("--init-from", default=None, help="start from the best weights of this run")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop after the epoch that passes this wall time (the best checkpoint is kept)")
-    p.add_argument("--ema", type=float, default=0.0,
-                   help="validate and keep a moving average of the weights (e.g. 0.999; 0 = off)")
     p.add_argument("--mixup", type=float, default=0.0,
                    help="mixup: blend each training image and its target with another by Beta(a, a) (e.g. 0.2; 0 = off)")
     p.add_argument("--no-augment", action="store_true")
@@ -41,12 +36,8 @@ def add_training_args(p: argparse.ArgumentParser, task: str) -> None:
     if task == "emotion":
         p.add_argument("--smoothing", type=float, default=0.1, help="label smoothing")
         p.add_argument("--distill", type=float, default=0.0,
-                       help="weight of the distillation term (0 = off); teacher: the borrowed "
-                            "mini-Xception, or --teacher")
+                       help="weight of the distillation term (0 = off); teacher: the borrowed mini-Xception")
         p.add_argument("--temperature", type=float, default=3.0)
-        p.add_argument("--teacher", nargs="+", default=[], metavar="MEMBER",
-                       help="distill from these manifest models or exported runs instead, "
-                            "each flip-averaged, probabilities averaged (e.g. emotion emotion_cnn4)")
         p.add_argument("--class-power", type=float, default=0.3,
                        help="class reweighting count^-power (0 = off, 1 = inverse frequency)")
     else:
@@ -69,21 +60,19 @@ def training_config(args, task: str):
         arch = dataclasses.replace(arch, width=args.width)
     if args.depth is not None:
         arch = dataclasses.replace(arch, depth=args.depth)
-    if args.stem_stride is not None:
-        arch = dataclasses.replace(arch, stem_stride=args.stem_stride)
     limit_train, limit_val, epochs = args.limit_train, args.limit_val, args.epochs
     if args.smoke:
         limit_train, limit_val = SMOKE_LIMITS[task]
         epochs = min(epochs, 2)
     run = args.run or (f"smoke-{task}" if args.smoke else f"{task}-{arch.name}-{time.strftime('%Y%m%d-%H%M%S')}")
     extra = ({"smoothing": args.smoothing, "distill": args.distill, "temperature": args.temperature,
-              "teacher": list(args.teacher), "class_power": args.class_power} if task == "emotion" else
+              "class_power": args.class_power} if task == "emotion" else
              {"head": args.head, "balance": args.balance, "sigma": args.sigma, "distill": args.distill,
               "input_size": args.input_size})
     return TrainConfig(task=task, run=run, arch=arch, epochs=epochs, batch=args.batch, lr=args.lr,
                        patience=args.patience, seed=args.seed, threads=args.threads,
                        limit_train=limit_train, limit_val=limit_val, init_from=args.init_from,
-                       max_minutes=args.max_minutes, ema=args.ema, mixup=args.mixup,
+                       max_minutes=args.max_minutes, mixup=args.mixup,
                        augment=NONE if args.no_augment else AugmentConfig(), **extra)
 
 
@@ -96,23 +85,14 @@ def main(argv=None) -> int:
     p.add_argument("run")
     p = sub.add_parser("ship", help="copy a run that beats the shipped model into models_tflite/")
     p.add_argument("run")
-    p.add_argument("--name", required=True, help="new manifest name, e.g. emotion_cnn, age_wrn")
-    p = sub.add_parser("ensemble", help="evaluate averages of int8 models, with and without flips")
-    p.add_argument("task", choices=["emotion", "age"])
-    p.add_argument("--members", nargs="+", required=True, help="manifest model names or exported runs")
-    p.add_argument("--weights", nargs="+", type=float, default=None)
-    p.add_argument("--ship", default=None, metavar="NAME",
-                   help="add the --members ensemble (with --flip) to the manifest under NAME if it beats the shipped model")
-    p.add_argument("--flip", action="store_true", help="with --ship: the flip-averaged variant")
+    p.add_argument("--name", required=True, help="new manifest name, e.g. emotion_cnn4_mixup")
     p = sub.add_parser("summary", help="markdown table of all exported runs")
     p.add_argument("task", choices=["emotion", "age"])
-    p = sub.add_parser("calibrate-age", help="refit the values table of a softmax-expectation age model")
-    p.add_argument("--model", default="age")
-    p.add_argument("--ship", default=None, help="add the result to the manifest under this name")
     p = sub.add_parser("stretch-age", help="a linear stretch of a values table against end-of-range bias")
-    p.add_argument("--model", default="age_wrn")
+    p.add_argument("--model", default="age_wrn80", help="a manifest age model (shipped with `ship RUN --name`)")
     p.add_argument("--flip", action="store_true", help="measure (and ship) with the mirrored crop averaged")
     p.add_argument("--ship", default=None, help="add the result to the manifest under this name (+ NAME_flip)")
+    p.add_argument("--drop-base", action="store_true", help="with --ship: remove --model's entry (its file stays)")
     args = ap.parse_args(argv)
     nice_self()
 
@@ -129,23 +109,13 @@ def main(argv=None) -> int:
     elif args.cmd == "ship":
         from .export import ship
         ship(args.run, args.name)
-    elif args.cmd == "ensemble":
-        from .ensemble import evaluate
-        if args.ship:
-            from .ensemble import ship as ship_ensemble
-            ship_ensemble(args.task, args.ship, args.members, args.flip)
-        else:
-            evaluate(args.task, args.members, args.weights)
     elif args.cmd == "summary":
         from .export import summary_table
         print("\n".join(summary_table(args.task)))
         return 0
-    elif args.cmd == "calibrate-age":
-        from .calibrate import calibrate
-        calibrate(args.model, args.ship)
     elif args.cmd == "stretch-age":
         from .stretch import stretch_age
-        stretch_age(args.model, args.flip, args.ship)
+        stretch_age(args.model, args.flip, args.ship, args.drop_base)
     log("done")
     return 0
 

@@ -137,7 +137,7 @@ def teacher_probs(split: Split, cache_name: str | None) -> np.ndarray:
 def age_teacher_probs(split: Split, limit: int | None) -> np.ndarray:
     """The shipped age model's (dlib ResNet, int8) probabilities on these faces (the train part,
     `limit` rows of it or all), cut at its own input size, over losses.AGE_VALUES. The full
-    train part reuses calibrate.py's cache."""
+    train part is cached."""
     from .losses import rebin
     entry = load_manifest()["models"]["age"]
     if limit is None:

@@ -275,18 +275,13 @@ def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
 
 
 def arch_options(cfg: TrainConfig) -> str:
-    """--arch KEY of models.ARCHS that builds this run's architecture (+ --stem-stride where it differs;
-    + --width/--depth for another wrn)."""
-    import dataclasses
+    """--arch KEY of models.ARCHS that builds this run's architecture (+ --width/--depth for another wrn)."""
     from .models import ARCHS
     for key, arch in ARCHS[cfg.task].items():
         if arch == cfg.arch:
             return f"--arch {key}"
-        if dataclasses.replace(arch, stem_stride=cfg.arch.stem_stride) == cfg.arch:
-            return f"--arch {key} --stem-stride {cfg.arch.stem_stride}"
     if cfg.arch.name == "wrn":
-        return (f"--arch wrn --width {cfg.arch.width} --depth {cfg.arch.depth} "
-                f"--stem-stride {cfg.arch.stem_stride}")
+        return f"--arch wrn --width {cfg.arch.width} --depth {cfg.arch.depth}"
     return f"--arch {cfg.arch.name}"
 
 
@@ -302,12 +297,8 @@ def train_command(cfg: TrainConfig) -> str:
     else:
         parts += [f"--smoothing {cfg.smoothing:g}", f"--temperature {cfg.temperature:g}",
                   f"--class-power {cfg.class_power:g}"]
-        if cfg.teacher:
-            parts.append(f"--teacher {' '.join(cfg.teacher)}")
     if cfg.max_minutes:
         parts.append(f"--max-minutes {cfg.max_minutes:g}")
-    if cfg.ema:
-        parts.append(f"--ema {cfg.ema:g}")
     if cfg.mixup:
         parts.append(f"--mixup {cfg.mixup:g}")
     if cfg.init_from:

@@ -28,6 +28,9 @@ from .models import ARCHS, SMOKE, ArchConfig, build
 
 
 
+RETIRED_OPTIONS = ("teacher", "ema")
+
+
 @dataclass
 class TrainConfig:
     task: str                                 # emotion | age
@@ -45,8 +48,6 @@ class TrainConfig:
     distill: float = 0.0                      # weight of the teacher (0 = off): emotion loss term,
                                               # age dldl: share of the label distribution
     temperature: float = 3.0
-    teacher: list[str] = field(default_factory=list)   # emotion: members whose flip-averaged int8
-                                              # probabilities are the teacher (empty = mini-Xception)
     class_power: float = 0.3                  # emotion class reweighting count^-power
     balance: float = 0.5                      # age: flatten the age histogram (0 = off)
     sigma: float = 2.0                        # age dldl label width, years
@@ -54,8 +55,6 @@ class TrainConfig:
     limit_val: int | None = None
     init_from: str | None = None              # a run folder whose best weights start this run
     max_minutes: float | None = None          # stop after the epoch that passes this wall time
-    ema: float = 0.0                          # weight moving average per step (0 = off, e.g. 0.999):
-                                              # validated and checkpointed instead of the raw weights
     mixup: float = 0.0                        # Beta(alpha, alpha) of mixup in each batch (0 = off)
     input_size: int | None = None             # age: side of the square crop (None = 64)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -83,6 +82,10 @@ class TrainConfig:
     @classmethod
     def from_json(cls, d: dict) -> "TrainConfig":
         d = dict(d)
+        for key in RETIRED_OPTIONS:  # runs from before session 25 may record them (unused: 0 / [])
+            if d.pop(key, None):
+                raise SystemExit(f"run {d.get('run')!r} used --{key}, an option retired in session 25 "
+                                 "(convert/train/HISTORY.md)")
         d["arch"] = ArchConfig(**{**d["arch"], "widths": tuple(d["arch"]["widths"])})
         d["augment"] = AugmentConfig(**d["augment"])
         return cls(**d)
@@ -118,12 +121,7 @@ def targets_and_weights(cfg: TrainConfig, train: Split) -> tuple[np.ndarray, np.
     if cfg.task == "emotion":
         k = len(EMOTION_LABELS)
         teacher = None
-        if cfg.distill > 0 and cfg.teacher:
-            from .members import members_probs
-            teacher = members_probs(cfg.teacher, train.x, None if cfg.limit_train else "teacher_members_fer_train")
-            log(f"teacher {' + '.join(cfg.teacher)} (with flips): agreement with the labels "
-                f"{float((teacher.argmax(1) == train.y).mean()):.3f}")
-        elif cfg.distill > 0:
+        if cfg.distill > 0:
             name = None if cfg.limit_train else "teacher_fer_train"
             teacher = teacher_probs(train, name)
         y = losses.emotion_targets(train.y, k, cfg.smoothing, teacher, cfg.temperature)
@@ -202,37 +200,8 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
                 log(f"  epoch {self.epoch + 1} batch {done}/{steps} loss {logs['loss']:.4f} "
                     f"{rate:.0f} img/s, epoch ETA {(steps - done) * cfg.batch / rate:.0f}s")
 
-    class WeightAverage(tf.keras.callbacks.Callback):
-        """Exponential moving average of every weight (BN statistics included), updated after
-        each step; warm-up (1 + t) / (10 + t) so early steps do not dominate."""
-
-        def on_train_begin(self, logs=None):
-            self.shadow = [tf.Variable(w, trainable=False) for w in model.weights]
-            self.step = tf.Variable(0.0, trainable=False)
-
-            @tf.function
-            def update():
-                self.step.assign_add(1.0)
-                m = tf.minimum(cfg.ema, (1.0 + self.step) / (10.0 + self.step))
-                for s, w in zip(self.shadow, model.weights):
-                    s.assign(m * s + (1.0 - m) * tf.cast(w, s.dtype))
-            self.update = update
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.update()
-
-        def swap(self):
-            """Exchange the model's weights with the averaged ones (call twice to undo)."""
-            for s, w in zip(self.shadow, model.weights):
-                current = w.numpy()
-                w.assign(s)
-                s.assign(current)
-
-    average = WeightAverage() if cfg.ema else None
-
     class Validate(tf.keras.callbacks.Callback):
-        """Full validation after every epoch; checkpoints; early stopping on 'score'.
-        With --ema the averaged weights are the ones validated and saved."""
+        """Full validation after every epoch; checkpoints; early stopping on 'score'."""
 
         def __init__(self):
             super().__init__()
@@ -240,13 +209,7 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
             self.t0 = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
-            if average:
-                average.swap()
-            try:
-                self.check(epoch, logs)
-            finally:
-                if average:
-                    average.swap()
+            self.check(epoch, logs)
 
         def check(self, epoch, logs):
             rep = validation_report(cfg, predict_raw(model, val.x), val.y)
@@ -274,7 +237,7 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
                 log(f"time budget of {cfg.max_minutes:g} min used up: stopping after epoch {epoch + 1}")
                 model.stop_training = True
 
-    return [Progress(), *([average] if average else []), Validate()]   # Validate last
+    return [Progress(), Validate()]   # Validate last
 
 
 def init_weights(model, cfg: "TrainConfig") -> None:

@@ -14,7 +14,7 @@ Age, three heads (model outputs differ, decode_age turns each into years):
   2020); age = AGE_MIN + number of passed thresholds (sum of sigmoids);
 - "l1": one regressed value, L1 loss (the plain baseline).
 End-of-range bias: sample weights that flatten the age distribution (balance power 0..1),
-and the post-hoc calibration map in calibrate.py.
+and the post-hoc stretch of the values table in stretch.py.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ensemble members: a manifest model or an exported training run, read as int8 TFLite."""
+"""A manifest model or an exported training run, read as int8 TFLite (stretch-age, robustness)."""
 from __future__ import annotations
 
 import json
@@ -6,11 +6,11 @@ import time
 
 import numpy as np
 
-from ..common import OUT, load_manifest, log
+from ..common import OUT, load_manifest
 from ..data import EMOTION_LABELS
 from ..shipped import ShippedModel
 from ..tfl import TFL
-from .datasets import CACHE, RUNS, cached_array
+from .datasets import RUNS
 
 
 class Member(ShippedModel):
@@ -66,28 +66,3 @@ class Member(ShippedModel):
             self.net(x)
             times.append((time.perf_counter() - t) / len(x) * 1000)
         return float(np.median(times))
-
-
-def members_probs(names: list[str], x_u8: np.ndarray, cache: str | None) -> np.ndarray:
-    """Distillation targets from emotion members: their int8 probabilities on these images, each
-    averaged with its mirror image, then over members. Cached under cache + the members' hash."""
-    import hashlib
-    members = [Member(n) for n in names]
-    wrong = [m.name for m in members if m.task != "emotion"]
-    if wrong:
-        raise SystemExit(f"teacher members must be emotion models: {', '.join(wrong)}")
-    digest = hashlib.sha256(b"".join(m.path.read_bytes() for m in members)).hexdigest()[:12]
-
-    def build() -> np.ndarray:
-        outs = []
-        for m in members:
-            outs.append(0.5 * (m.predict(x_u8, False) + m.predict(x_u8, True)))
-            log(f"teacher member {m.name}: {len(x_u8)} images, each also mirrored")
-        return combine(outs, [1.0] * len(outs)).astype(np.float32)
-
-    return cached_array(CACHE / f"{cache}_{digest}.npy" if cache else None, build, len(x_u8))
-
-
-def combine(outputs: list[np.ndarray], weights: list[float]) -> np.ndarray:
-    w = np.asarray(weights, np.float64) / float(np.sum(weights))
-    return sum(wi * o for wi, o in zip(w, outputs))

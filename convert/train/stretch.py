@@ -7,7 +7,7 @@ scale > 1. The device computes age = sum_i p_i * values_i, so the stretch is exa
 to the manifest's values table: the result ships as a new entry that points at the SAME .tflite
 file (and, with --flip, an ensemble entry that also averages the mirrored crop).
 
-    python -m convert.train stretch-age --model age_wrn --flip [--ship age_wrn_stretch]
+    python -m convert.train stretch-age --model age_wrn80 --ship age_wrn80_stretch --drop-base   # the default
 
 The two numbers are chosen on the UTKFace validation split (the only held-out faces here; a fit
 on the train part does not transfer, the net fits its own training faces too well) with the
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..common import METRICS, OUT, load_manifest, log, update_manifest, write_json
+from ..common import METRICS, OUT, load_manifest, log, remove_manifest_entry, update_manifest, write_json
 from ..metrics import years_report
 
 PIVOT = 50.0
@@ -78,7 +78,8 @@ def _line(label: str, rep: dict) -> str:
     return f"| {label} | {rep['mae']:.3f} | {rep['cs5']:.3f} | {bands} |"
 
 
-def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None = None) -> dict:
+def stretch_age(model: str = "age_wrn80", flip: bool = False, ship_as: str | None = None,
+                drop_base: bool = False) -> dict:
     from .datasets import age_split
     from .members import Member
     entry = load_manifest()["models"].get(model)
@@ -118,18 +119,20 @@ def stretch_age(model: str = "age_wrn", flip: bool = False, ship_as: str | None 
            "single": {k: _brief(v) for k, v in single_figures.items()} if single_figures else None,
            "table": table,
            "command": f"python -m convert.train stretch-age --model {model}" + (" --flip" if flip else "")
-                      + (f" --ship {ship_as}" if ship_as else "")}
+                      + (f" --ship {ship_as}" if ship_as else "") + (" --drop-base" if ship_as and drop_base else "")}
     if ship_as:
         if -after["score"] >= -before["score"]:
             raise SystemExit(f"not shipped: the cross-fitted stretch does not improve {label}'s "
                              f"selection score ({-before['score']:.3f} -> {-after['score']:.3f})")
-        ship(ship_as, model, entry, out)
+        ship(ship_as, model, entry, out, drop_base)
+        if drop_base:  # the stretched entry keeps the file; the unstretched one leaves the manifest
+            remove_manifest_entry(model)
+            log(f"manifest model {model!r} removed (its file stays, {ship_as!r} uses it)")
     return out
 
 
-def ship(name: str, model: str, entry: dict, out: dict) -> None:
+def ship(name: str, model: str, entry: dict, out: dict, drop_base: bool = False) -> None:
     """`name`: the model's file with stretched values; with flip also `name`_flip, the ensemble."""
-    from .calibrate import add_values_entry
     values = stretched(np.asarray(entry["output"]["values"], np.float64), out["scale"], out["shift"])
     flipped = f"{name}_flip" if out["flip"] else None
 
@@ -151,13 +154,15 @@ def ship(name: str, model: str, entry: dict, out: dict) -> None:
                                   "metrics": {**metrics(out["cross_fitted"]), "details": f"metrics/{flipped}.json"}})
         write_json(METRICS / f"{flipped}.json", out)
         names.append(flipped)
-    write_card(names, out)
+    write_card(names, out, drop_base)
     log(f"manifest models {', '.join(names)} added (the file of {model!r}, new values table)")
 
 
-def write_card(names: list[str], out: dict) -> None:
+def write_card(names: list[str], out: dict, drop_base: bool = False) -> None:
+    """The stretched model's card; with drop_base the base model's card becomes a section of it."""
     lines = [f"# {' / '.join(names)}", "",
-             f"`{names[0]}`: the file of `{out['model']}` (see cards/{out['model']}.md) with its values table "
+             f"`{names[0]}`: the file of `{out['model']}` "
+             + ("(the network, below)" if drop_base else f"(see cards/{out['model']}.md)") + " with its values table "
              f"stretched around {out['pivot']:g} years: age' = {out['pivot']:g} {out['shift']:+.2f} + "
              f"{out['scale']:.2f} x (age - {out['pivot']:g}). A fix for the bias at the ends of the age range "
              "without retraining."
@@ -171,5 +176,26 @@ def write_card(names: list[str], out: dict) -> None:
              f"Command: `{out['command']}`."]
     cards = OUT / "cards"
     cards.mkdir(exist_ok=True)
+    base = cards / f"{out['model']}.md"
+    if drop_base and base.exists():
+        lines += ["", f"## The network: {out['model']}", *base.read_text().splitlines()[1:]]
+        base.unlink()
+        (METRICS / f"{out['model']}.json").unlink(missing_ok=True)
     for n in names:
         (cards / f"{n}.md").write_text("\n".join(lines) + "\n")
+
+
+def add_values_entry(name: str, entry: dict, values: np.ndarray, details: dict, description: str,
+                     made_by: dict, metrics: dict) -> None:
+    """Add manifest model `name`: the file and settings of `entry` with a new values table.
+    made_by: the key(s) that say how the values were made; details: metrics/<name>.json. NOTICE
+    is written again."""
+    from ..cards import notice
+    new = {k: v for k, v in entry.items() if k not in ("metrics", "description")}
+    new["description"] = description
+    new["output"] = {**entry["output"], "values": [round(float(v), 3) for v in values]}
+    new.update(made_by)
+    new["metrics"] = {**metrics, "details": f"metrics/{name}.json"}
+    update_manifest(name, new)
+    write_json(METRICS / f"{name}.json", details)
+    (OUT / "NOTICE").write_text(notice(load_manifest()))

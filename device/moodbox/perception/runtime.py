@@ -21,6 +21,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Models retired in December 2026 (convert/train/HISTORY.md) -> what a config naming them now gets.
+RETIRED_MODELS: dict[str, str] = {
+    "emotion_cnn": "emotion_cnn4_mixup", "emotion_cnn4": "emotion_cnn4_mixup", "emotion_mix": "emotion_cnn4_mixup",
+    "age_wrn": "age_wrn80_stretch", "age_wrn_flip": "age_wrn80_stretch", "age_wrn_stretch": "age_wrn80_stretch",
+    "age_wrn_stretch_flip": "age_wrn80_stretch", "age_wrn80": "age_wrn80_stretch",
+}
+
+
+def current_model(name: str, manifest: Manifest, key: str) -> str:
+    """The model to load for a configured name: a retired one is replaced by its successor, with a warning."""
+    successor = RETIRED_MODELS.get(name)
+    if successor is None or name in manifest.models:
+        return name
+    log.warning("perception.%s: model %r was retired (see convert/train/HISTORY.md); using %r instead: "
+                "set perception.%s: %s to silence this", key, name, successor, key, successor)
+    return successor
+
 
 def check_frame(frame: object) -> np.ndarray:
     """The frame itself if it is a uint8 HxWx3 BGR image, else a FrameError saying what it is."""
@@ -56,6 +73,8 @@ class Perception:
         self.detector = FaceDetector(manifest.verified_file(detector_name), detector_name,
                                      manifest.entry(detector_name), threads)
         # a single model or an ensemble of several (same predict, name and timing_ms)
+        emotion_model = current_model(emotion_model, manifest, "emotion_model")
+        age_model = current_model(age_model, manifest, "age_model")
         self.emotion = build_emotion_model(manifest, emotion_model, threads)
         self.age = build_age_model(manifest, age_model, threads)
         self.min_face_score = min_face_score
