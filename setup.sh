@@ -56,6 +56,8 @@ esac
 APT_PACKAGES=(python3 python3-venv python3-pip mpv ffmpeg ca-certificates)
 if [ "$MODE" = "test" ]; then
     APT_PACKAGES+=(mosquitto mosquitto-clients openssl systemd)
+    # The web page is tested in a real headless browser on x86-64 (CI); not in the emulated Pi check.
+    if [ "$(uname -m)" = x86_64 ]; then APT_PACKAGES+=(chromium); fi
 fi
 
 if [ "$USE_APT" -eq 1 ] && command -v apt-get >/dev/null 2>&1; then

@@ -74,6 +74,7 @@ def config_data(state: Path, music: Path | None, camera_source: str, **sections:
         "library": {"path": [str(music)] if music else [], "demo_path": str(state.parent / "demo")},
         "gpio": {"enabled": "off"},
         "mqtt": {"enabled": False},
+        "web": {"enabled": False},
         "recommend": {"queue_length": 4, "seed": 7},
         "logging": {"level": "DEBUG"},
     }

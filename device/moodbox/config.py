@@ -17,6 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yaml"
 PASSWORD_ENV = "MOODBOX_MQTT_PASSWORD"
 PASSWORD_CREDENTIAL = "mqtt_password"
+WEB_PASSWORD_ENV = "MOODBOX_WEB_PASSWORD"
+WEB_PASSWORD_CREDENTIAL = "web_password"
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -174,6 +176,14 @@ class OnlineConfig(Section):
     jamendo: JamendoConfig = Field(default_factory=JamendoConfig)
 
 
+class WebConfig(Section):
+    enabled: bool = True
+    bind: str = "0.0.0.0"  # all interfaces: http://<pi>.local:8080 on the LAN; 127.0.0.1 for this machine only
+    port: int = Field(8080, ge=1, le=65535)
+    # Prefer MOODBOX_WEB_PASSWORD or the systemd credential "web_password". None: anyone on the network controls it.
+    password: str | None = None
+
+
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -190,6 +200,7 @@ class Config(Section):
     gpio: GpioConfig = Field(default_factory=GpioConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     online: OnlineConfig = Field(default_factory=OnlineConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     # Not a YAML key: where the file came from, for resolving relative paths.
@@ -219,16 +230,24 @@ class Config(Section):
 
     def mqtt_password(self) -> str | None:
         """The MQTT password: environment variable, then systemd credential, then the YAML key."""
-        from_env = os.environ.get(PASSWORD_ENV)
-        if from_env:
-            return from_env
-        cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-        if cred_dir:
-            cred = Path(cred_dir) / PASSWORD_CREDENTIAL
-            # An empty (or blank) credential means "not set here" (see systemd/moodbox.service).
-            if cred.is_file() and cred.read_text(encoding="utf-8").strip():
-                return cred.read_text(encoding="utf-8").strip()
-        return self.mqtt.password
+        return _secret(PASSWORD_ENV, PASSWORD_CREDENTIAL) or self.mqtt.password
+
+    def web_password(self) -> str | None:
+        """The web page's password: environment variable, then systemd credential, then the YAML key."""
+        return _secret(WEB_PASSWORD_ENV, WEB_PASSWORD_CREDENTIAL) or self.web.password or None
+
+
+def _secret(env: str, credential: str) -> str | None:
+    from_env = os.environ.get(env)
+    if from_env:
+        return from_env
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if cred_dir:
+        cred = Path(cred_dir) / credential
+        # An empty (or blank) credential means "not set here" (see systemd/moodbox.service).
+        if cred.is_file() and cred.read_text(encoding="utf-8").strip():
+            return cred.read_text(encoding="utf-8").strip()
+    return None
 
 
 @dataclass

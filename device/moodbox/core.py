@@ -121,6 +121,10 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+class TrackMoodTagged(ValueError):
+    """A track's mood comes from its own tag, which moods.csv cannot override."""
+
+
 class Core:
     """See the module docstring and ARCHITECTURE.md for the contract."""
 
@@ -253,7 +257,58 @@ class Core:
             raise ValueError(f"unknown button kind {kind!r}; press or hold")
         self._post(self._do_button, kind)
 
-    # ----- lifecycle --------------------------------------------------------------------------
+    # ----- queries (any thread, read-only) -----------------------------------------------------
+
+    def queue(self) -> list[dict[str, Any]]:
+        """The play queue, each entry with why it was chosen; `current` marks the one playing."""
+        if self.player is None:
+            return []
+        items, reasons, index = self.player.queue(), list(self._queue_reasons), self.player.status().index
+        return [{"position": i, "title": item.title, "artist": item.artist, "album": item.album,
+                 "track_mood": item.mood, "source": item.source, "track_id": item.track_id,
+                 "duration": item.duration, "reason": reasons[i] if i < len(reasons) else None,
+                 "current": i == index} for i, item in enumerate(items)]
+
+    def recent_plays(self, limit: int = 50) -> list[dict[str, Any]]:
+        """What was played lately (newest first): the track, the room's mood then, skipped, likes."""
+        if self.history is None:
+            return []
+        plays = self.history.recent_plays(limit)
+        for play in plays:
+            track = self.index.get(play["track_id"]) if self.index is not None else None
+            play.update({"title": track.title if track else None, "artist": track.artist if track else None})
+        return plays
+
+    def search_library(self, text: str, limit: int = 50) -> list[dict[str, Any]]:
+        """Library tracks matching `text` in title, artist, album or genre, with their mood and its source."""
+        if self.index is None:
+            return []
+        return [{"track_id": t.id, "title": t.title, "artist": t.artist, "album": t.album, "year": t.year,
+                 "genre": t.genre, "duration": t.duration, "mood": t.mood, "mood_source": t.mood_source,
+                 "mood_confidence": round(t.mood_confidence, 3)} for t in self.index.search(text, limit)]
+
+    def track_file(self, track_id: int) -> Path | None:
+        """The file of a library track (for its cover picture), or None."""
+        track = self.index.get(track_id) if self.index is not None else None
+        return track.path if track else None
+
+    def set_track_mood(self, track_id: int, mood: str) -> Path:
+        """The owner's correction: writes `moods.csv` in the track's library folder, then rescans.
+        Raises ValueError (unknown track or mood) or OSError (folder not writable)."""
+        from moodbox.music.sidecar import set_sidecar_mood
+
+        where = self.index.location(track_id) if self.index is not None else None
+        track = self.index.get(track_id) if where is not None else None
+        if where is None or track is None:
+            raise ValueError(f"no library track with id {track_id}")
+        if track.mood_source == "tag":
+            raise TrackMoodTagged(f"{where[1]} has a mood tag ({track.mood_tag!r}), which wins over moods.csv: "
+                                  "change the tag in a tag editor instead")
+        path = set_sidecar_mood(where[0], where[1], mood)
+        log.info("mood of %s set to %s in %s", where[1], mood, path)
+        self.rescan_library()
+        return path
+
 
     def start(self) -> None:
         """Start the player and the threads, resume the saved queue, then read the room.

@@ -52,6 +52,17 @@ def start_adapters(core: Core, config: Config) -> list[Any]:
             log.exception("MQTT not started (set mqtt.enabled: false if you do not use it)")
     else:
         log.info("MQTT off (mqtt.enabled: false)")
+    if config.web.enabled:
+        try:
+            from moodbox.web import WebAdapter
+
+            web = WebAdapter(core, config)
+            web.start()
+            adapters.append(web)
+        except Exception:  # noqa: BLE001 - the box works without its page
+            log.exception("web page not started (set web.enabled: false if you do not use it)")
+    else:
+        log.info("web page off (web.enabled: false)")
     return adapters
 
 

@@ -133,6 +133,16 @@ class History:
             rows = self._conn.execute("SELECT track_id FROM plays ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [row[0] for row in rows]
 
+    def recent_plays(self, limit: int = 50) -> list[dict[str, object]]:
+        """The last plays, newest first, with how each ended and the track's likes/dislikes in that mood."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT p.track_id, p.mood, p.listened_s, p.duration_s, p.skipped, p.at, "
+                "coalesce(f.likes, 0), coalesce(f.dislikes, 0) FROM plays p LEFT JOIN feedback f "
+                "ON f.track_id = p.track_id AND f.mood = p.mood ORDER BY p.id DESC LIMIT ?", (int(limit),)).fetchall()
+        return [{"track_id": r[0], "mood": r[1], "listened_s": round(r[2], 1), "duration_s": round(r[3], 1),
+                 "skipped": bool(r[4]), "at": r[5], "likes": r[6], "dislikes": r[7]} for r in rows]
+
     def play_count(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM plays").fetchone()[0])

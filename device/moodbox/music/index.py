@@ -125,6 +125,23 @@ class LibraryIndex:
                                      (track_id,)).fetchone()
         return _track(row) if row else None
 
+    def search(self, text: str, limit: int = 50) -> list[Track]:
+        """Tracks whose title, artist, album or genre contains `text` (case-insensitive), by artist and album."""
+        pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            rows = self._conn.execute(
+                f"{SELECT_TRACKS} WHERE {PRESENT} AND (title LIKE ? ESCAPE '\\' OR artist LIKE ? ESCAPE '\\' "
+                "OR album LIKE ? ESCAPE '\\' OR genre LIKE ? ESCAPE '\\') ORDER BY artist, album, track_number, title "
+                "LIMIT ?", (pattern, pattern, pattern, pattern, int(limit))).fetchall()
+        return [_track(row) for row in rows]
+
+    def location(self, track_id: int) -> tuple[Path, str] | None:
+        """(library root, path relative to it) of a track, as the scanner stored them."""
+        with self._lock:
+            row = self._conn.execute(f"SELECT root, relative_path FROM tracks WHERE id = ? AND {PRESENT}",
+                                     (track_id,)).fetchone()
+        return (Path(row[0]), row[1]) if row else None
+
     def by_path(self, path: str | Path) -> Track | None:
         with self._lock:
             row = self._conn.execute(f"{SELECT_TRACKS} WHERE path_bytes = ? AND {PRESENT}",

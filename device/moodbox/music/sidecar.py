@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +109,42 @@ def _entry(values: dict[str, str]) -> SidecarEntry:
 
 def _is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
+
+
+def set_sidecar_mood(root: Path, relative_path: str, mood: str) -> Path:
+    """Write `relative_path,mood` into root/moods.csv (replacing that exact path's row, keeping every other
+    line and comment as it was), atomically. Returns the file. Raises ValueError for an unknown mood or a
+    path outside the root, OSError when the folder is not writable."""
+    if mood not in MOOD_POINTS:
+        raise ValueError(f"unknown mood {mood!r} (use one of {', '.join(MOOD_POINTS)})")
+    relative_path = relative_path.replace("\\", "/")
+    if not relative_path or relative_path.startswith("/") or ".." in relative_path.split("/"):
+        raise ValueError(f"not a path inside the library: {relative_path!r}")
+    path = root / SIDECAR_NAME
+    lines = path.read_text(encoding="utf-8-sig").splitlines() if path.is_file() else []
+    header: list[str] | None = None
+    kept: list[str] = []
+    for line in lines:
+        row = next(csv.reader([line]), [])
+        if header is None and row and "".join(row).strip() and not row[0].lstrip().startswith("#"):
+            header = [c.strip().lower() for c in row]
+            kept.append(line)
+            continue
+        if header is not None and row and "path" in header:
+            value = row[header.index("path")].strip() if header.index("path") < len(row) else ""
+            if value.removeprefix("./").casefold() == relative_path.casefold():
+                continue  # the old row for this file
+        kept.append(line)
+    if header is None or "path" not in header or "mood" not in header:
+        if header is not None:
+            raise ValueError(f"{path}: its header has no 'path' and 'mood' columns; fix it by hand first")
+        header = ["path", "mood", "valence", "energy"]
+        kept.insert(0, ",".join(header))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow([relative_path if c == "path" else mood if c == "mood" else ""
+                                                 for c in header])
+    kept.append(out.getvalue())
+    tmp = path.with_name(f".{SIDECAR_NAME}.tmp")
+    tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
