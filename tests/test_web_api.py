@@ -62,6 +62,8 @@ def test_state_has_every_topic_and_the_queue_with_reasons(client: Client, box: B
                           "diagnostics", "queue"}
     assert state["volume"] == {"volume": 30, "max": 60}
     assert state["player"]["state"] == "playing" and state["player"]["reason"]
+    has_picture = state["player"]["title"] == "Picture Song"  # the one track with an embedded picture
+    assert state["player"]["cover"] == (f"/api/v1/tracks/{state['player']['track_id']}/cover" if has_picture else None)
     assert state["queue"] and all(q["reason"] for q in state["queue"])
     assert sum(q["current"] for q in state["queue"]) == 1
     assert set(state["mood"]["probs"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
@@ -152,6 +154,12 @@ def test_live_updates_as_server_sent_events(client: Client, box: Box) -> None:
 def test_history_shows_a_skip(client: Client, box: Box) -> None:
     def skips() -> list[dict]:
         return [p for p in client.get("/api/v1/history?limit=50").json()["plays"] if p["skipped"]]
+    player = box.core.snapshot()["player"]
+    if player["index"] >= player["queue_length"] - 1:  # "next" on the last track ends the queue instead
+        count = len(skips())
+        assert client.post("/api/v1/commands/player", {"value": "previous"}).status == 202
+        wait_until(lambda: box.core.snapshot()["player"]["index"] < player["index"], "the track before")
+        wait_until(lambda: len(skips()) > count, "that skip recorded")
     before = len(skips())
     track_id = box.core.snapshot()["player"]["track_id"]
     assert client.post("/api/v1/commands/player", {"value": "next"}).status == 202

@@ -36,6 +36,22 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
     app.config.update(SECRET_KEY=secret, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="moodbox_session")
 
+    covers: dict[int, bool] = {}  # track id -> has an embedded picture (the page asks only for those)
+
+    def with_cover(state: dict[str, Any]) -> dict[str, Any]:
+        player = dict(state.get("player") or {})
+        track_id = player.get("track_id")
+        url = None
+        if isinstance(track_id, int) and player.get("source", "library") == "library":
+            if track_id not in covers:
+                path = core.track_file(track_id)
+                covers[track_id] = path is not None and embedded_cover(path) is not None
+                if len(covers) > 5000:
+                    covers.clear()
+            url = f"/api/v1/tracks/{track_id}/cover" if covers.get(track_id) else None
+        player["cover"] = url
+        return {**state, "player": player}
+
     def error(status: int, message: str) -> Response:
         response = jsonify({"error": message})
         response.status_code = status
@@ -87,7 +103,7 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
 
     @app.get("/api/v1/state")
     def state() -> Response:
-        return jsonify({**core.snapshot(), "queue": core.queue()})
+        return jsonify(with_cover({**core.snapshot(), "queue": core.queue()}))
 
     @app.get("/api/v1/queue")
     def queue_entries() -> Response:
@@ -137,14 +153,14 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
 
         def stream() -> Iterator[str]:
             try:
-                yield _sse("snapshot", {**core.snapshot(), "queue": core.queue()})
+                yield _sse("snapshot", with_cover({**core.snapshot(), "queue": core.queue()}))
                 while True:
                     try:
                         topic, data = client.get(timeout=HEARTBEAT_S)
                     except queue.Empty:
                         yield ": keep-alive\n\n"
                         continue
-                    yield _sse(topic, data)
+                    yield _sse(topic, with_cover({"player": data})["player"] if topic == "player" else data)
                     if topic == "player":
                         yield _sse("queue", {"queue": core.queue()})
             finally:

@@ -48,16 +48,20 @@ function renderPlayer() {
   $("title").textContent = p.title || (p.state === "idle" ? "Nothing playing" : "…");
   $("artist").textContent = [p.artist, p.album].filter(Boolean).join(" · ");
   $("reason").textContent = p.reason ? `Why: ${p.reason}` : "";
-  $("playpause").textContent = p.state === "playing" ? "⏸" : "▶";
+  $("playpause").textContent = p.state === "playing" ? "Pause" : "Play";
   $("playpause").dataset.state = p.state || "";
   $("progress").max = p.duration || 1;
   $("progress").value = p.position || 0;
   const cover = $("cover");
-  const src = p.track_id !== null && p.track_id !== undefined && p.source !== "online" ? `/api/v1/tracks/${p.track_id}/cover` : "";
+  const src = p.cover || "";
   if (cover.dataset.src !== src) {
     cover.dataset.src = src;
     cover.hidden = true;
-    if (src) { cover.onload = () => { cover.hidden = false; }; cover.onerror = () => { cover.hidden = true; }; cover.src = src; }
+    $("now").classList.remove("has-cover");
+    if (src) {
+      cover.onload = () => { cover.hidden = false; $("now").classList.add("has-cover"); };
+      cover.src = src;
+    }
   }
 }
 

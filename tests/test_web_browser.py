@@ -1,0 +1,101 @@
+"""The page in a real headless Chromium (Debian's, driven by Playwright): it shows the box's state
+and its controls change the box. setup.sh --test installs chromium on x86-64."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from core_testkit import REPO, wait_until
+from web_testkit import Box
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOT = REPO / "docs" / "web-page.png"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (./setup.sh --test installs it)")
+# Chromium on a machine with no network: no background connections, no first-run work.
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory, library: Path) -> Iterator[Box]:
+    started = Box(tmp_path_factory.mktemp("browserbox"), library)
+    yield started
+    started.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, box: Box) -> Iterator:
+    context = browser.new_context(viewport={"width": 412, "height": 915})  # a phone
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.goto(box.url + "/")
+    pg.wait_for_selector("body[data-ready='1']", timeout=15000)
+    yield pg
+    context.close()
+    assert errors == [], errors
+
+
+def test_the_page_shows_what_plays_and_why(page, box: Box) -> None:
+    player = box.core.snapshot()["player"]
+    page.wait_for_function("t => document.getElementById('title').textContent === t", arg=player["title"])
+    assert page.text_content("#reason").startswith("Why: ")
+    assert page.locator("#queue li").count() == len(box.core.queue())
+    assert page.is_visible("#open-warning")  # no password: the page says anyone can control it
+    assert page.text_content("#link") == "live"
+    assert page.text_content("#volume-cap") == "(cap 60)"
+
+
+def test_next_pause_and_play_from_the_page(page, box: Box) -> None:
+    before = box.core.snapshot()["player"]["title"]
+    page.click("button[aria-label=next]")
+    wait_until(lambda: box.core.snapshot()["player"]["title"] != before, "the next track")
+    now = box.core.snapshot()["player"]["title"]
+    page.wait_for_function("t => document.getElementById('title').textContent === t", arg=now)
+    page.click("#playpause")
+    wait_until(lambda: box.core.snapshot()["player"]["state"] == "paused", "paused")
+    page.wait_for_function("document.getElementById('playpause').dataset.state === 'paused'")
+    page.click("#playpause")
+    wait_until(lambda: box.core.snapshot()["player"]["state"] == "playing", "playing again")
+
+
+def test_policy_override_detection_and_volume_from_the_page(page, box: Box) -> None:
+    page.select_option("#policy", "calm")
+    wait_until(lambda: box.core.snapshot()["policy"] == {"policy": "calm"}, "policy calm")
+    page.select_option("#override", "sad")
+    wait_until(lambda: box.core.snapshot()["override"].get("emotion") == "sad", "override sad")
+    page.wait_for_function("document.getElementById('mood-emotion').textContent === 'sad'")
+    page.select_option("#override", "auto")
+    page.uncheck("#detection")
+    wait_until(lambda: box.core.snapshot()["detection"] == {"enabled": False}, "detection off")
+    page.check("#detection")
+    wait_until(lambda: box.core.snapshot()["detection"] == {"enabled": True}, "detection on")
+    page.fill("#volume", "55")  # a range input: sets the value and fires input + change
+    page.dispatch_event("#volume", "change")
+    wait_until(lambda: box.core.snapshot()["volume"]["volume"] == 55, "volume 55")
+    page.select_option("#policy", "match")
+
+
+def test_search_and_correct_a_mood_then_screenshot(page, box: Box) -> None:
+    page.fill("#q", "Song")
+    page.click("#search button")
+    page.wait_for_selector("#results li select")
+    assert page.locator("#results li").count() == 12
+    if os.environ.get("MOODBOX_SCREENSHOT"):
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
