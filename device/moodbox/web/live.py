@@ -11,7 +11,7 @@ from typing import Any
 MOOD_HISTORY_S = 6 * 3600
 MAX_MOOD_POINTS = 5000
 CLIENT_BUFFER = 200  # messages a slow client may fall behind before it misses some
-MAX_CLIENTS = 8
+MAX_CLIENTS = 4
 
 
 class TooManyClients(Exception):

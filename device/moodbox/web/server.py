@@ -12,7 +12,7 @@ from moodbox.web.security import Guard, secret_key
 log = logging.getLogger(__name__)
 
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
-THREADS = 4 + 8  # request threads: each live page (SSE) holds one, at most LiveFeed's MAX_CLIENTS
+THREADS = 4 + 4  # request threads: each live page (SSE) holds one, at most LiveFeed.MAX_CLIENTS (4)
 
 
 class WebAdapter:
