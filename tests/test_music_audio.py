@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import soundfile
 from moodbox.cli import main as cli_main
 from moodbox.music import LibraryIndex, scan_library
 from moodbox.music.audiofeatures import AudioError, analyse_file
-from moodbox.music.audioscan import scan_audio
+from moodbox.music.audioscan import BackgroundAudioPass, run_audio_pass, scan_audio
 from moodbox.music.moodmodel import shipped_mood_model
 from moodbox.music.priors import Priors, shipped_priors
 from moodbox.music.sidecar import Sidecar, parse_sidecar
@@ -246,3 +247,26 @@ def test_scan_json_shows_the_audio_source_and_no_audio_skips_it(recordings: dict
     config.write_text(config.read_text() + "  audio_analysis: false\n", encoding="utf-8")
     assert cli_main(["scan", "--config", str(config), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["audio"] is None
+
+
+def test_the_background_pass_runs_again_when_asked_while_running(recordings: dict[str, Path], tmp_path: Path) -> None:
+    """The daemon's pass runs on its own thread; a scan that ends while it runs asks again and is not lost."""
+    root = tmp_path / "Music"
+    paths = make_library(root, recordings, 4)
+    with LibraryIndex(tmp_path / "library.db") as index:
+        scan_library([root], index, priors=NO_PRIORS)
+        background = BackgroundAudioPass(index)
+        thread = background.request()
+        shutil.copy(recordings["pad"], root / "untagged" / "late.flac")  # found by a scan during the pass
+        scan_library([root], index, priors=NO_PRIORS)
+        background.request()  # the same thread goes round once more (or a new one starts if it had ended)
+        thread.join(30)
+        for _ in range(300):  # a new thread, if one was started
+            if not background.running:
+                break
+            time.sleep(0.1)
+        assert sum(r.analysed for r in background.reports) == len(paths) + 1
+        assert index.source_counts()["audio"] == len(paths) + 1
+        stopped = threading.Event()
+        stopped.set()
+        run_audio_pass(index, stopped).join(5)  # a set stop: nothing runs, nothing raises

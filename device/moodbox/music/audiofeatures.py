@@ -9,7 +9,7 @@ numpy alone measures it:
   onset_rate    spectral-flux peaks per second.
   tempo         BPM from the autocorrelation of the onset envelope, 60-200, leaning to 120 (octave errors:
                 a 70 BPM ballad may read 140).
-  centroid_hz, rolloff_hz  brightness (spectral centroid, 85 % rolloff).
+  centroid_hz, rolloff_hz  brightness (magnitude-weighted spectral centroid, 85 % power rolloff).
   major, key_strength      major/minor from a chroma key profile (Krumhansl-Kessler); strength = how much
                            better the best key fits than the best key of the other mode (0..~1).
   energy        0..1 by a hand-set formula (no labelled audio here to learn it from), see energy_estimate().
@@ -31,7 +31,8 @@ EXCERPT_S = 30.0
 START_SHARE = 0.3  # where the excerpt starts, as a share of the track's duration
 FRAME, HOP = 2048, 512
 DECODE_TIMEOUT_S = 30.0
-SILENCE_DB = -60.0  # quieter than this throughout: nothing to measure
+SILENCE_DB = -60.0
+ONSET_FLOOR = 10.0  # least spectral flux of an onset (sum over bins of the rise in log(1 + 100 x magnitude))  # quieter than this throughout: nothing to measure
 
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -133,7 +134,8 @@ def analyse(samples: np.ndarray, rate: int = RATE) -> AudioFeatures:
 
     frame_power = power.sum(axis=1)
     loud = frame_power > frame_power.max() * 1e-4  # brightness of the audible frames only
-    centroid = float(np.mean((power[loud] @ freqs) / frame_power[loud]))
+    magnitude = spectrum[loud]
+    centroid = float(np.mean((magnitude @ freqs) / np.maximum(magnitude.sum(axis=1), 1e-12)))  # magnitude-weighted
     cumulative = np.cumsum(power[loud], axis=1)
     rolloff = float(np.mean(freqs[np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1)]))
 
@@ -194,10 +196,11 @@ def _onset_envelope(spectrum: np.ndarray) -> np.ndarray:
 
 
 def _count_peaks(envelope: np.ndarray, fps: float) -> int:
-    """Local maxima above mean + std of the envelope (floored at a tenth of its maximum), >= 50 ms apart."""
+    """Local maxima above mean + std of the envelope (floored at a tenth of its maximum and at ONSET_FLOOR,
+    so a steady tone's ripple counts as none), >= 50 ms apart."""
     if envelope.max() <= 0:
         return 0
-    threshold = max(envelope.mean() + envelope.std(), 0.1 * envelope.max())
+    threshold = max(envelope.mean() + envelope.std(), 0.1 * envelope.max(), ONSET_FLOOR)
     gap = max(1, int(0.05 * fps))
     count, last = 0, -gap
     for i in range(1, len(envelope) - 1):

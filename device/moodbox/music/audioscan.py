@@ -96,11 +96,56 @@ def scan_audio(index: LibraryIndex, progress: Progress | None = None, stop: thre
     return report
 
 
-def run_audio_pass(index: LibraryIndex, stop: threading.Event | None = None,
-                   progress: Progress | None = None) -> AudioReport | None:
-    """The daemon's entry (library thread, after the tag scan): scan_audio, never raising."""
-    try:
-        return scan_audio(index, progress, stop)
-    except Exception:  # noqa: BLE001 - an audio pass gone wrong must not end the library thread
-        log.exception("audio pass failed")
-        return None
+class BackgroundAudioPass:
+    """One audio pass at a time for an index, on its own thread (the tag scans go on meanwhile); asked
+    again while it runs, it runs once more afterwards, so no request is lost."""
+
+    def __init__(self, index: LibraryIndex, stop: threading.Event | None = None) -> None:
+        self.index = index
+        self.stop = stop if stop is not None else threading.Event()
+        self.reports: list[AudioReport] = []
+        self._lock = threading.Lock()
+        self._again = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._thread is not None
+
+    def request(self) -> threading.Thread:
+        with self._lock:
+            self._again = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="audio-pass", daemon=True)
+                self._thread.start()
+            return self._thread
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._again or self.stop.is_set():
+                    self._thread = None
+                    return
+                self._again = False
+            try:
+                self.reports.append(scan_audio(self.index, stop=self.stop))
+            except Exception:  # noqa: BLE001 - an audio pass gone wrong must not end the daemon
+                if self.stop.is_set():  # stopping: the index may be closed under it
+                    log.debug("audio pass ended by the stop", exc_info=True)
+                else:
+                    log.exception("audio pass failed")
+
+
+_passes: dict[int, BackgroundAudioPass] = {}
+_passes_lock = threading.Lock()
+
+
+def run_audio_pass(index: LibraryIndex, stop: threading.Event | None = None) -> threading.Thread:
+    """The daemon's entry, called after each tag scan: start this index's background audio pass (or ask the
+    running one for another round). Returns its thread; `stop` ends it at the next file."""
+    with _passes_lock:
+        background = _passes.get(id(index))
+        if background is None or background.index is not index:
+            background = _passes[id(index)] = BackgroundAudioPass(index, stop)
+    return background.request()
