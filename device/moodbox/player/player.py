@@ -314,17 +314,17 @@ class MpvPlayer:
             if self._entry_id is None or message.get("playlist_entry_id") != self._entry_id:
                 return  # a file we already moved away from (stop, next, load)
             reason = message.get("reason")
+            if reason not in ("eof", "error"):
+                return
+            self._entry_id = None
             if reason == "eof":
-                self._entry_id = None
                 if self._queue.duration is not None:
                     self._queue.position = self._queue.duration
                 self._emit_track_ended("eof", skipped=False)
                 self._queue.crashes = 0
-                self._advance((self._queue.index or 0) + 1)
-            elif reason == "error":
-                self._entry_id = None
+            else:
                 item = self._queue.current
                 error = str(message.get("file_error") or "unplayable file")
                 log.warning("cannot play %s: %s; skipping it", item.path if item else "?", error)
                 self._fail_current(error)
-                self._advance((self._queue.index or 0) + 1)
+            self._advance((self._queue.index or 0) + 1)

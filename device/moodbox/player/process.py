@@ -189,12 +189,7 @@ class MpvProcess:
 
     def set_property(self, name: str, value: Any) -> None:
         """Set an mpv property; a failure is logged, and there is nothing to set while mpv is down."""
-        if self._conn is None:
-            return
-        try:
-            self.command(["set_property", name, value])
-        except PlayerError as exc:
-            log.warning("mpv: setting %s failed: %s", name, exc)
+        self._command_or_warn(["set_property", name, value], f"mpv: setting {name} failed")
 
     def load_file(self, path: str, position: float, paused: bool) -> int | None:
         """Play one file (instead of the last) from `position`; returns mpv's playlist_entry_id for it."""
@@ -207,12 +202,15 @@ class MpvProcess:
 
     def stop_file(self) -> None:
         """Stop playing (mpv stays, idle); a failure is logged."""
+        self._command_or_warn(["stop"], "mpv stop failed")
+
+    def _command_or_warn(self, args: list[Any], failure: str) -> None:
         if self._conn is None:
             return
         try:
-            self.command(["stop"])
+            self.command(args)
         except PlayerError as exc:
-            log.warning("mpv stop failed: %s", exc)
+            log.warning("%s: %s", failure, exc)
 
     def stop(self, grace_s: float) -> None:
         """Quit mpv, kill it if it does not go within grace_s."""
