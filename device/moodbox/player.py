@@ -47,6 +47,9 @@ OBSERVED = {1: "pause", 2: "time-pos", 3: "duration", 4: "idle-active", 5: "path
 REQUEST_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 10.0
 SUPERVISE_INTERVAL_S = 0.2
+# While playing, an mpv silent this long is asked for its pid; no answer in HANG_TIMEOUT_S: killed, restarted.
+HANG_PROBE_S = 2.0
+HANG_TIMEOUT_S = 1.5
 IPC_SOCKET = "mpv.sock"  # in the player's private temp folder
 # A file on which mpv crashed this many times in a row is treated as unplayable.
 CRASHES_PER_ITEM = 3
@@ -260,6 +263,7 @@ class MpvPlayer:
         self._conn_generation = 0  # events of an old (dead) mpv are ignored
         self._restarts = 0
         self._last_mpv_message = ""
+        self._last_heard = time.monotonic()  # the last event from mpv (hang detection)
         self._recent_crashes: list[float] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: _MpvConnection | None = None
@@ -674,6 +678,7 @@ class MpvPlayer:
             try:
                 if message is not None:
                     generation, event = message
+                    self._last_heard = time.monotonic()
                     with self._lock:
                         if generation == self._conn_generation:
                             self._handle_mpv_event(event)
@@ -687,6 +692,8 @@ class MpvPlayer:
             if self._closing.is_set() or proc is None or proc.poll() is None:
                 if proc is None and not self._closing.is_set() and self._sock_dir is not None:
                     self._restart(exit_code=None)
+                elif proc is not None and self._state == "playing" and time.monotonic() - self._last_heard > HANG_PROBE_S:
+                    self._probe_hang(proc)
                 return
             code = proc.returncode
             log.error("mpv exited unexpectedly (status %s); restarting it", code)
@@ -694,6 +701,18 @@ class MpvPlayer:
                 self._conn.close()
             self._proc, self._conn = None, None
             self._restart(exit_code=code)
+
+    def _probe_hang(self, proc: subprocess.Popen[bytes]) -> None:
+        """A playing mpv that has said nothing for HANG_PROBE_S must answer; else it is killed (lock held)."""
+        self._last_heard = time.monotonic()
+        try:
+            if self._conn is not None:
+                self._conn.command(["get_property", "pid"], timeout=HANG_TIMEOUT_S)
+        except MpvCommandError:
+            pass
+        except PlayerError:
+            log.error("mpv hangs (no answer within %.1f s while playing); killing it, it will be restarted", HANG_TIMEOUT_S)
+            proc.kill()
 
     def _restart(self, exit_code: int | None) -> None:
         now = time.monotonic()
