@@ -33,7 +33,8 @@ class MpvPlayer:
         self._resuming = False  # the loaded file is a resume after a restart: no new track_started
         self._events = EventNotifier(on_event)
         self._supervisor = Supervisor(self.config, self._lock, self._closing, on_event=self._handle_mpv_event,
-                                      on_restarted=self._after_restart, volume=lambda: self._volume)
+                                      on_restarted=self._after_restart, volume=lambda: self._volume,
+                                      playing=lambda: self._state == "playing")
         self._mpv = self._supervisor.process
 
     # ----- lifecycle -------------------------------------------------------------------------

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 OBSERVED = {1: "pause", 2: "time-pos", 3: "duration", 4: "idle-active", 5: "path", 6: "playlist-pos"}
 START_TIMEOUT_S = 10.0
 SUPERVISE_INTERVAL_S = 0.2
+# While playing, an mpv silent this long is asked for its pid; no answer in HANG_TIMEOUT_S: killed, restarted.
+HANG_PROBE_S = 2.0
+HANG_TIMEOUT_S = 1.5
 IPC_SOCKET = "mpv.sock"  # in the player's private temp folder
 # Restart delays after repeated crashes (seconds); the last one repeats.
 RESTART_BACKOFF_S = (0.0, 0.5, 2.0, 5.0, 15.0, 30.0)
@@ -187,6 +190,17 @@ class MpvProcess:
                 proc.kill()
             raise
 
+    def probe(self, timeout_s: float) -> None:
+        """Ask mpv for its pid; raises PlayerError when it does not answer within timeout_s."""
+        if self._conn is None:
+            raise PlayerError("mpv is not running")
+        self._conn.command(["get_property", "pid"], timeout=timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL a hung mpv; the supervisor notices it died and restarts it."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+
     def set_property(self, name: str, value: Any) -> None:
         """Set an mpv property; a failure is logged, and there is nothing to set while mpv is down."""
         self._command_or_warn(["set_property", name, value], f"mpv: setting {name} failed")
@@ -246,7 +260,7 @@ class Supervisor:
 
     def __init__(self, config: AudioConfig, lock: threading.RLock, closing: threading.Event,
                  on_event: Callable[[dict[str, Any]], None], on_restarted: Callable[[int | None], None],
-                 volume: Callable[[], int]) -> None:
+                 volume: Callable[[], int], playing: Callable[[], bool] = lambda: False) -> None:
         self.restart_backoff_s = RESTART_BACKOFF_S
         self.restarts = 0
         self._lock = lock
@@ -254,6 +268,8 @@ class Supervisor:
         self._on_event = on_event
         self._on_restarted = on_restarted
         self._volume = volume
+        self._playing = playing
+        self._last_heard = time.monotonic()  # the last event from mpv (hang detection)
         self._messages: queue.Queue[tuple[int, dict[str, Any]] | None] = queue.Queue()
         self.process = MpvProcess(config, closing, on_message=lambda generation, event: self._messages.put((generation, event)))
         self._recent_crashes: list[float] = []
@@ -309,6 +325,7 @@ class Supervisor:
             try:
                 if message is not None:
                     generation, event = message
+                    self._last_heard = time.monotonic()
                     with self._lock:
                         if generation == self.process.generation:
                             self._dispatch(event)
@@ -333,13 +350,30 @@ class Supervisor:
 
     def _supervise(self) -> None:
         with self._lock:
-            if self._closing.is_set() or self.process.alive:
+            if self._closing.is_set():
+                return
+            if self.process.alive:
+                if self._playing() and time.monotonic() - self._last_heard > HANG_PROBE_S:
+                    self._probe_hang()
                 return
             exit_code = None
             if self.process.pid is not None:  # it died; otherwise the last restart failed
                 exit_code = self.process.reap()
                 log.error("mpv exited unexpectedly (status %s); restarting it", exit_code)
             self._restart(exit_code)
+
+    def _probe_hang(self) -> None:
+        """A playing mpv that has said nothing for HANG_PROBE_S must answer; else it is killed (lock held)."""
+        self._last_heard = time.monotonic()
+        if not self.process.connected:
+            return
+        try:
+            self.process.probe(HANG_TIMEOUT_S)
+        except MpvCommandError:
+            pass
+        except PlayerError:
+            log.error("mpv hangs (no answer within %.1f s while playing); killing it, it will be restarted", HANG_TIMEOUT_S)
+            self.process.kill()
 
     def _restart(self, exit_code: int | None) -> None:
         now = time.monotonic()
