@@ -1,8 +1,10 @@
-"""Music benchmark: scan rate, incremental rescan, recommendation latency. Prints a table with the machine.
+"""Music benchmark: scan rate, incremental rescan, audio pass, recommendation latency. Prints a table with the machine.
 
-    nice .venv/bin/python bench/music.py [--files 5000] [--tracks 50000] [--dir /tmp/moodbox-bench]
+    taskset -c 0 nice .venv/bin/python bench/music.py [--files 5000] [--audio-files 40] [--tracks 50000] [--dir DIR]
 
 The library is made of a few tiny generated files (mp3, ogg, flac, m4a), copied and re-tagged with mutagen.
+The audio pass is timed apart, on --audio-files untagged copies of a generated 3-minute piece (ogg), since it
+decodes a 30 s excerpt of each: run it under `taskset -c 0` for the cost on one core.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import numpy as np
 
 from moodbox.config import RecommendConfig
 from moodbox.music import History, LibraryIndex, Recommender, scan_library
+from moodbox.music.audioscan import scan_audio
+from moodbox.music.priors import Priors
 from moodbox.music.moods import MOODS
 from moodbox.music.priors import shipped_priors
 from moodbox.music.synth import Style, render, write_audio
@@ -67,6 +71,7 @@ def synthetic_index(path: Path, tracks: int, seed: int = 2) -> LibraryIndex:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=5000, help="files in the generated library")
+    parser.add_argument("--audio-files", type=int, default=40, help="untagged 3-minute files for the audio pass")
     parser.add_argument("--tracks", type=int, default=50000, help="tracks in the synthetic index for recommending")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed afterwards)")
     args = parser.parse_args(argv)
@@ -92,6 +97,23 @@ def main(argv: list[str] | None = None) -> int:
             again = time.monotonic() - started
             assert report.unchanged == args.files
             rows.append((f"rescan, {args.files} unchanged files", f"{again:.2f} s"))
+        audio_library = work / "audio-library"
+        shutil.rmtree(audio_library, ignore_errors=True)
+        template = write_audio(work / ".audio-template.ogg", render(Style(bpm=120, drums=True), 180.0))
+        for n in range(args.audio_files):
+            (audio_library / f"{n // 10}").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template, audio_library / f"{n // 10}" / f"{n:03d} untagged.ogg")
+        (work / "audio.db").unlink(missing_ok=True)
+        with LibraryIndex(work / "audio.db") as index:
+            scan_library([audio_library], index, priors=Priors())
+            audio = scan_audio(index, priors=Priors())
+            assert audio.analysed == args.audio_files, audio.summary()
+            rows.append((f"audio pass, {args.audio_files} untagged 3-min files (30 s excerpt each)",
+                         f"{audio.seconds:.1f} s = {audio.per_track_ms:.0f} ms/track"))
+            started = time.monotonic()
+            assert scan_audio(index, priors=Priors()).analysed == 0
+            rows.append((f"audio pass again, {args.audio_files} files already analysed",
+                         f"{1000 * (time.monotonic() - started):.0f} ms"))
         with synthetic_index(work / "big.db", args.tracks) as index, History(work / "history.db") as history:
             rec = Recommender(index, history, RecommendConfig(era_share=0.5))
             started = time.monotonic()

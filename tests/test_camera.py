@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 import moodbox.camera as camera_module
+import moodbox.camera.device as device_module
+import moodbox.camera.picamera as picamera_module
 from moodbox.camera import (
     CameraError,
     ImageFolderSource,
@@ -290,7 +292,7 @@ def test_picamera2_busy_camera_is_a_clear_error_and_retried(fake_picamera2: Any)
 
 
 def test_auto_prefers_the_pi_camera(fake_picamera2: Any, image_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(camera_module, "_import_picamera2", lambda: fake_picamera2)
+    monkeypatch.setattr(picamera_module, "_import_picamera2", lambda: fake_picamera2)
     source = open_camera(CameraConfig(source="auto", width=160, height=120), image_folder)
     assert source.name == "picamera2"
     assert source.read().shape == (120, 160, 3)
@@ -322,7 +324,7 @@ def test_opencv_source_reads_an_http_stream(tmp_path: Path, httpserver: Any, mon
     source = OpenCVSource(httpserver.url_for("/cam.avi"), width=320, height=240, capture_timeout_s=20)
     assert source.name.startswith("opencv:http://")
     assert int(source.read().mean().round()) == pytest.approx(40, abs=4)
-    monkeypatch.setattr(camera_module, "STALE_AFTER_S", 0.0)  # as if the last burst was long ago
+    monkeypatch.setattr(device_module, "STALE_AFTER_S", 0.0)  # as if the last burst was long ago
     assert int(source.read().mean().round()) == pytest.approx(40, abs=4)  # reconnected: a live frame, not 160
     source.close()
     assert len([entry for entry in httpserver.log if entry[0].path == "/cam.avi"]) >= 2

@@ -4,7 +4,8 @@
 
 One softmax regression per input kind (moodmodel.SETS): a track's own features, its artist's mean
 features (the shipped priors: run tools/build_priors.py first), the artist's mean valence/energy only,
-the mean features of its release year. L2 chosen by 5-fold cross-validation grouped by artist
+the mean features of its release year, and the track's own loudness/tempo/energy only (the "audio" set
+that the scanner's audio estimate goes through). L2 chosen by 5-fold cross-validation grouped by artist
 (never the same artist in train and test), 3 fold shuffles; then fitted on all rows. Writes the
 table (with the CV figures) and the card device/moodbox/data/mood_model.md. numpy only.
 """
@@ -53,6 +54,12 @@ def card(results: dict[str, SetResult], data_csv: Path) -> str:
              "Song with Deep Learning\") and, for artist and year inputs, the Spotify Dataset 1921-2020 means",
              "(`data_w_genres.csv`, `data_by_year.csv`) as shipped in `data/priors/`. No labelled genre data:",
              "genre means go through the artist model.", "",
+             "The \"audio\" set reads only what the scanner's audio estimate gives (music/audiofeatures.py):",
+             "loudness, tempo, energy. It is fitted on the tracks' Spotify values, so its CV figure is what the",
+             "model would do with Spotify's own measurements; the box's stand-ins (K-weighted gated loudness of a",
+             "30 s excerpt, autocorrelation tempo, a hand-set energy formula) are not checked against labels",
+             "(none here), hence its confidence is multiplied by AUDIO_TRUST (0.5) in trackmood.py. See",
+             "docs/music-moods.md.", "",
              "Method: softmax regression on standardised features, numpy, L2 from "
              f"{', '.join(f'{v:g}' for v in L2_GRID)} chosen by 5-fold cross-validation grouped by artist",
              f"(seeds {', '.join(map(str, SEEDS))}: the figures are their mean), then fitted on all rows.",

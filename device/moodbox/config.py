@@ -104,6 +104,8 @@ class LibraryConfig(Section):
     path: list[str] = Field(default_factory=lambda: ["~/Music"])
     # Used when no configured folder holds any track: the generated demo library.
     demo_path: str = "demo-library"
+    # After each scan, estimate a mood from the audio of tracks no tag, moods.csv, folder or prior describes.
+    audio_analysis: bool = True
 
     @field_validator("path", mode="before")
     @classmethod

@@ -822,6 +822,9 @@ class Core:
             log.exception("library scan failed")
             self._publish_library({"status": "error", "message": str(exc), "tracks": self._library_count()})
         self._post(self._on_scan_done)
+        if self.config.library.audio_analysis and self.index is not None:  # its own thread, after each scan
+            from moodbox.music.audioscan import run_audio_pass
+            run_audio_pass(self.index, self._stopping)
 
     def _scan_once(self) -> None:
         from moodbox.music import scan_library

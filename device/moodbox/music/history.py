@@ -6,10 +6,13 @@ the room was sad still has its chance when the room is happy.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from moodbox.music.db import connect
 
@@ -87,23 +90,37 @@ class History:
         """One play ended. A skip within the first 30 s counts against the track in this mood."""
         early_skip = bool(skipped) and listened_s < EARLY_SKIP_S
         finished = not skipped and duration_s > 0 and listened_s >= FINISHED_SHARE * duration_s
-        with self._lock:
-            self._conn.execute("BEGIN")
+        with self._lock, self._writing("a play"):
             self._conn.execute("INSERT INTO plays (track_id, mood, listened_s, duration_s, skipped, at) "
                                "VALUES (?, ?, ?, ?, ?, ?)",
                                (track_id, mood_label, float(listened_s), float(duration_s), int(bool(skipped)),
                                 time.time()))
             if early_skip or finished:
                 self._bump(track_id, mood_label, "early_skips" if early_skip else "completions")
-            self._conn.execute("COMMIT")
 
     def like(self, track_id: int, mood: str) -> None:
-        with self._lock:
+        with self._lock, self._writing("a like"):
             self._bump(track_id, mood, "likes")
 
     def dislike(self, track_id: int, mood: str) -> None:
-        with self._lock:
+        with self._lock, self._writing("a dislike"):
             self._bump(track_id, mood, "dislikes")
+
+    @contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """One transaction (lock held). A write that fails (disk full, I/O error) is rolled back and
+        logged in one line: that play or rating is lost, the history and the music go on."""
+        try:
+            self._conn.execute("BEGIN")
+            yield
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            log.error("history: %s not saved to %s: %s", what, self.db_path, exc)
 
     def _bump(self, track_id: int, mood: str, column: str) -> None:
         assert column in ("likes", "dislikes", "early_skips", "completions")

@@ -8,6 +8,7 @@ All methods are thread-safe (one connection behind a lock).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -20,7 +21,7 @@ from moodbox.music.track import Track
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: audio_features
 MISSING_KEEP_S = 90 * 24 * 3600
 PRESENT = "missing_since IS NULL"
 
@@ -59,6 +60,15 @@ CREATE TABLE IF NOT EXISTS failures (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
+);
+-- The audio pass's results, for the file as it was (size, mtime): features as JSON, or why none.
+CREATE TABLE IF NOT EXISTS audio_features (
+    path_bytes BLOB PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    features TEXT,
+    reason TEXT,
+    analysed_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -187,11 +197,34 @@ class LibraryIndex:
         return tracks, failures
 
     def mood_inputs(self) -> list[tuple[Any, ...]]:
-        """(id, root, relative_path, mood_tag, artist, album_artist, genre, year, current mood columns...)."""
+        """(id, root, relative_path, mood_tag, artist, album_artist, genre, year, audio features JSON or None,
+        current mood columns...); audio only where it was measured on the file as it is now."""
+        columns = ", ".join(f"t.{c}" for c in MOOD_COLUMNS)
         with self._lock:
             return self._conn.execute(
-                "SELECT id, root, relative_path, mood_tag, artist, album_artist, genre, year, "
-                f"{', '.join(MOOD_COLUMNS)} FROM tracks WHERE {PRESENT}").fetchall()
+                "SELECT t.id, t.root, t.relative_path, t.mood_tag, t.artist, t.album_artist, t.genre, t.year, "
+                f"a.features, {columns} FROM tracks t LEFT JOIN audio_features a ON a.path_bytes = t.path_bytes "
+                f"AND a.size = t.size AND a.mtime_ns = t.mtime_ns WHERE t.{PRESENT}").fetchall()
+
+    def audio_pending(self, sources: tuple[str, ...]) -> list[tuple[bytes, int, int, float]]:
+        """(path_bytes, size, mtime_ns, duration) of present tracks with one of these mood sources and no
+        audio result (features or failure) for the file as it is now; in id order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT t.path_bytes, t.size, t.mtime_ns, t.duration FROM tracks t LEFT JOIN audio_features a "
+                "ON a.path_bytes = t.path_bytes AND a.size = t.size AND a.mtime_ns = t.mtime_ns "
+                f"WHERE t.{PRESENT} AND a.path_bytes IS NULL AND t.mood_source IN ({', '.join('?' * len(sources))}) "
+                "ORDER BY t.id", sources).fetchall()
+        return [(bytes(p), s, m, float(d or 0)) for p, s, m, d in rows]
+
+    def audio_results(self) -> dict[Path, tuple[dict[str, Any] | None, str | None]]:
+        """Present track path -> (features, None) or (None, why not), for files analysed as they are now."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT t.path_bytes, a.features, a.reason FROM tracks t JOIN audio_features a "
+                "ON a.path_bytes = t.path_bytes AND a.size = t.size AND a.mtime_ns = t.mtime_ns "
+                f"WHERE t.{PRESENT} ORDER BY t.id").fetchall()
+        return {Path(os.fsdecode(bytes(p))): (json.loads(f) if f else None, r) for p, f, r in rows}
 
     def transaction(self) -> Transaction:
         """`with index.transaction() as tx:` groups writes; a crash inside leaves the index as before."""
@@ -250,7 +283,15 @@ class Transaction:
     def purge_missing(self, older_than_s: float = MISSING_KEEP_S) -> int:
         """Forget tracks missing for longer than this; returns how many."""
         cursor = self.conn.execute("DELETE FROM tracks WHERE missing_since < ?", (time.time() - older_than_s,))
+        self.conn.execute("DELETE FROM audio_features WHERE path_bytes NOT IN (SELECT path_bytes FROM tracks)")
         return cursor.rowcount
+
+    def put_audio(self, path_bytes: bytes, size: int, mtime_ns: int, features: dict[str, Any] | None,
+                  reason: str | None = None) -> None:
+        """The audio pass's result for one file: its features, or (features None) why there are none."""
+        self.conn.execute("INSERT OR REPLACE INTO audio_features VALUES (?, ?, ?, ?, ?, ?)",
+                          (path_bytes, size, mtime_ns, json.dumps(features) if features is not None else None,
+                           reason, time.time()))
 
     def set_mood(self, track_id: int, valence: float, energy: float, mood: str, source: str,
                  era_year: int | None, confidence: float) -> None:

@@ -25,12 +25,15 @@ MODEL_FILE = Path(__file__).resolve().parents[1] / "data" / "mood_model.json"
 # The features the model can use, in Spotify's units (0..1, tempo in BPM, loudness in dB).
 FEATURES: tuple[str, ...] = ("valence", "energy", "danceability", "acousticness", "tempo", "loudness",
                              "instrumentalness", "speechiness")
+AUDIO_FEATURES: tuple[str, ...] = ("loudness", "tempo", "energy")
 # Set name -> (what it reads, its features). "artist" also reads genre means (no labelled genres here).
 SETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "track": ("track", FEATURES),
     "artist": ("artist", FEATURES),
     "artist_ve": ("artist", ("valence", "energy")),
     "year": ("year", FEATURES),
+    # What the scanner's audio estimate gives (music/audiofeatures.py), fitted on the tracks' own values.
+    "audio": ("track", AUDIO_FEATURES),
 }
 
 

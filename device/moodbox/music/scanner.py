@@ -6,6 +6,7 @@ Every scan recomputes the tracks' moods (cheap), so an edited moods.csv takes ef
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -13,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from moodbox.music.audiofeatures import model_values
 from moodbox.music.index import LibraryIndex, Transaction
 from moodbox.music.moodmodel import MoodModel, shipped_mood_model
 from moodbox.music.priors import Priors, shipped_priors
@@ -159,7 +161,7 @@ def scan_library(roots: list[Path], index: LibraryIndex, progress: Progress | No
     with index.transaction() as tx:
         tx.remove_paths(gone)
         tx.purge_missing()
-    if _refresh_moods(index, sidecars, priors, model) or changed or gone:
+    if refresh_moods(index, sidecars, priors, model) or changed or gone:
         index.bump_generation()
     report.seconds = time.monotonic() - started
     log.info("library scan: %s", report.summary())
@@ -190,14 +192,17 @@ def _read_one(file: _File, key: bytes, is_new: bool, tx: Transaction, sidecar: S
         report.updated += 1
 
 
-def _refresh_moods(index: LibraryIndex, sidecars: dict[str, Sidecar], priors: Priors, model: MoodModel | None) -> int:
-    """Recompute every track's mood (sidecars or priors may have changed); write only the differences."""
+def refresh_moods(index: LibraryIndex, sidecars: dict[str, Sidecar], priors: Priors, model: MoodModel | None) -> int:
+    """Recompute every track's mood (sidecars, priors or audio estimates may have changed); write only the
+    differences. A root missing from sidecars has its moods.csv read here."""
     changes = 0
     with index.transaction() as tx:
         for row in index.mood_inputs():
-            track_id, root, relative, mood_tag, artist, album_artist, genre, year, *current = row
-            mood = track_mood(relative, mood_tag, artist, album_artist, genre, year,
-                              sidecars.get(root, Sidecar()), priors, model)
+            track_id, root, relative, mood_tag, artist, album_artist, genre, year, audio_json, *current = row
+            if root not in sidecars:
+                sidecars[root] = Sidecar.load(Path(root))
+            mood = track_mood(relative, mood_tag, artist, album_artist, genre, year, sidecars[root], priors, model,
+                              model_values(json.loads(audio_json)) if audio_json else None)
             new = (mood.valence, mood.energy, mood.mood, mood.source, mood.era_year, mood.confidence)
             if tuple(current) != new:
                 tx.set_mood(track_id, *new)

@@ -1,12 +1,16 @@
 """A track's place in mood space and where that guess came from.
 
-Order of trust: mood tag > sidecar (moods.csv) > folder name > artist prior > genre prior > year prior > neutral.
-The priors give mean audio features; the learned mood model (moodmodel) turns them into a mood, a
-point and a confidence. Without the model's table the old valence/energy rule is used.
+Order of trust: mood tag > sidecar (moods.csv) > folder name > artist prior > genre prior > audio estimate
+> year prior > neutral. The priors give mean audio features; the learned mood model (moodmodel) turns them
+into a mood, a point and a confidence. Without the model's table the old valence/energy rule is used.
+The audio estimate (music/audiofeatures.py, measured by the scanner's audio pass only for tracks that
+would otherwise get the year prior or nothing) goes through the model's "audio" set; its confidence is
+scaled by AUDIO_TRUST, since our measurement is not Spotify's and no labelled audio checks it.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -21,10 +25,16 @@ class TrackMood:
     valence: float
     energy: float
     mood: str
-    source: str  # tag | sidecar | folder | artist | genre | year | unknown
+    source: str  # tag | sidecar | folder | artist | genre | audio | year | unknown
     era_year: int | None  # the year tag, else the artist's typical year
     confidence: float = 1.0  # 1 for what the owner said (tag, sidecar, folder); the model's top probability else
 
+
+# The model's confidence in an audio estimate is multiplied by this: the "audio" set is fitted on Spotify's
+# loudness/tempo/energy, the box measures its own stand-ins for them on a 30 s excerpt (hand-set energy).
+AUDIO_TRUST = 0.5
+# Sources an audio estimate replaces (the audio pass analyses only tracks with one of these).
+AUDIO_REPLACES = ("year", "unknown")
 
 _FOLDER_WORDS = {re.sub(r"[^a-z]", "", word): mood for word, mood in MOOD_WORDS.items()}
 
@@ -43,8 +53,10 @@ _DEFAULT_MODEL = object()  # track_mood's default: the shipped table
 
 def track_mood(relative_path: str, mood_tag: str, artist: str, album_artist: str, genre: str,
                year: int | None, sidecar: Sidecar, priors: Priors,
-               model: MoodModel | None | object = _DEFAULT_MODEL) -> TrackMood:
-    """The track's mood from the first source that has one (see the module's order of trust)."""
+               model: MoodModel | None | object = _DEFAULT_MODEL,
+               audio: Mapping[str, float] | None = None) -> TrackMood:
+    """The track's mood from the first source that has one (see the module's order of trust).
+    audio: the audio estimate's model values (AudioFeatures.model_values()), if the audio pass measured it."""
     mood_model = shipped_mood_model() if model is _DEFAULT_MODEL else model
     assert mood_model is None or isinstance(mood_model, MoodModel)
     artist_key = priors.artist_key(artist, album_artist)
@@ -65,6 +77,11 @@ def track_mood(relative_path: str, mood_tag: str, artist: str, album_artist: str
     genre_values = priors.genre_values(genre)
     if genre_values is not None:
         return _estimate(genre_values[0], "genre", era_year, mood_model)
+    if audio is not None and mood_model is not None:
+        guess = mood_model.guess("audio", audio)
+        if guess is not None:
+            return TrackMood(guess.valence, guess.energy, guess.mood, "audio", era_year,
+                             round(guess.confidence * AUDIO_TRUST, 4))
     year_values = priors.year_values(year)
     if year_values is not None and mood_model is not None:
         guess = mood_model.guess("year", year_values)
