@@ -20,6 +20,12 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def expect(locator):  # Playwright's retrying assertions (the page's CSP forbids wait_for_function's eval)
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory, library: Path) -> Iterator[Box]:
     started = Box(tmp_path_factory.mktemp("browserbox"), library)
@@ -53,7 +59,7 @@ def page(browser, box: Box) -> Iterator:
 
 def test_the_page_shows_what_plays_and_why(page, box: Box) -> None:
     player = box.core.snapshot()["player"]
-    page.wait_for_function("t => document.getElementById('title').textContent === t", arg=player["title"])
+    expect(page.locator("#title")).to_have_text(player["title"])
     assert page.text_content("#reason").startswith("Why: ")
     assert page.locator("#queue li").count() == len(box.core.queue())
     assert page.is_visible("#open-warning")  # no password: the page says anyone can control it
@@ -66,10 +72,10 @@ def test_next_pause_and_play_from_the_page(page, box: Box) -> None:
     page.click("button[aria-label=next]")
     wait_until(lambda: box.core.snapshot()["player"]["title"] != before, "the next track")
     now = box.core.snapshot()["player"]["title"]
-    page.wait_for_function("t => document.getElementById('title').textContent === t", arg=now)
+    expect(page.locator("#title")).to_have_text(now)
     page.click("#playpause")
     wait_until(lambda: box.core.snapshot()["player"]["state"] == "paused", "paused")
-    page.wait_for_function("document.getElementById('playpause').dataset.state === 'paused'")
+    expect(page.locator("#playpause")).to_have_attribute("data-state", "paused")
     page.click("#playpause")
     wait_until(lambda: box.core.snapshot()["player"]["state"] == "playing", "playing again")
 
@@ -79,7 +85,7 @@ def test_policy_override_detection_and_volume_from_the_page(page, box: Box) -> N
     wait_until(lambda: box.core.snapshot()["policy"] == {"policy": "calm"}, "policy calm")
     page.select_option("#override", "sad")
     wait_until(lambda: box.core.snapshot()["override"].get("emotion") == "sad", "override sad")
-    page.wait_for_function("document.getElementById('mood-emotion').textContent === 'sad'")
+    expect(page.locator("#mood-emotion")).to_have_text("sad")
     page.select_option("#override", "auto")
     page.uncheck("#detection")
     wait_until(lambda: box.core.snapshot()["detection"] == {"enabled": False}, "detection off")
