@@ -30,6 +30,8 @@ from moodbox.readings import FaceReading, MoodState
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Any]], None]
+# Called with each analysed camera frame and its faces, during a burst; frames stay in memory.
+FrameListener = Callable[[np.ndarray, list[FaceReading]], None]
 STATE_TOPICS = ("mood", "player", "volume", "policy", "override", "detection", "camera", "diagnostics", "library")
 POLICIES = ("match", "lift", "calm")
 FACES_DIR = Path(__file__).resolve().parent / "data" / "faces"
@@ -136,6 +138,7 @@ class Core:
         self.started_at = time.monotonic()
 
         self._listeners: list[Listener] = []
+        self._frame_listeners: list[FrameListener] = []
         self._emit_lock = threading.RLock()
         self._state_lock = threading.Lock()
         self._states: dict[str, dict[str, Any]] = {}
@@ -189,6 +192,19 @@ class Core:
         """Call listener(topic, data) on every state change and event. It must not block."""
         with self._emit_lock:
             self._listeners.append(listener)
+
+    def watch_frames(self, listener: FrameListener) -> Callable[[], None]:
+        """Call listener(frame, faces) for every analysed frame (the web's camera aim view);
+        returns the function that stops it. It runs on the worker and must not block or keep
+        the frame beyond memory."""
+        with self._emit_lock:
+            self._frame_listeners.append(listener)
+
+        def stop() -> None:
+            with self._emit_lock:
+                if listener in self._frame_listeners:
+                    self._frame_listeners.remove(listener)
+        return stop
 
     def snapshot(self) -> dict[str, Any]:
         """All state topics as they are now."""
@@ -677,6 +693,7 @@ class Core:
                     result.frames.append(faces)
                     if cfg.save_frames:
                         self._save_debug_frame(frame, faces)
+                    self._show_frame(frame, faces)
             finally:
                 self._event("capture", active=False)
         except CameraError as exc:
@@ -687,6 +704,15 @@ class Core:
             result.error = f"{type(exc).__name__}: {exc}"
         result.seconds = time.monotonic() - began
         return result
+
+    def _show_frame(self, frame: np.ndarray, faces: list[FaceReading]) -> None:
+        with self._emit_lock:
+            listeners = list(self._frame_listeners)
+        for listener in listeners:
+            try:
+                listener(frame, faces)
+            except Exception:  # noqa: BLE001 - a viewer must not break the burst
+                log.exception("frame listener failed")
 
     def _job_camera_probe(self) -> None:
         from moodbox.camera import CameraError
