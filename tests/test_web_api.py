@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from mutagen.flac import FLAC, Picture
 
-from core_testkit import wait_until
+from core_testkit import HAPPY_FACE, wait_until
 from moodbox.mqtt.commands import CommandError, parse_command
 from moodbox.music.sidecar import SIDECAR_NAME
 from web_testkit import Box, Client
@@ -244,5 +244,46 @@ def test_with_a_password_controls_need_a_login(tmp_path: Path, music: Path) -> N
         wait_until(lambda: box.core.snapshot()["player"]["state"] == "paused", "paused")
         assert c.post("/api/v1/logout").json() == {"logged_in": False}
         assert c.post("/api/v1/commands/player", {"value": "play"}).status == 401
+    finally:
+        box.close()
+
+
+def test_the_camera_view_is_off_without_a_password(tmp_path: Path, music: Path, client: Client,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    assert client.get("/api/v1/camera/view.jpg").status == 404  # web.camera_view is off by default
+    box = Box(tmp_path, music, web={"camera_view": True}, camera_image=HAPPY_FACE)
+    try:
+        c = box.client()
+        assert c.start_session()["camera_view"] is False
+        assert "web.camera_view needs a web password" in caplog.text
+        box.core.refresh_mood()
+        wait_until(lambda: (box.core.snapshot()["mood"] or {}).get("source") == "camera", "a reading")
+        reply = c.get("/api/v1/camera/view.jpg")
+        assert reply.status == 404 and "needs a web password" in reply.json()["error"]
+    finally:
+        box.close()
+
+
+def test_the_camera_view_shows_the_faces_to_a_logged_in_owner_and_stores_nothing(tmp_path: Path, music: Path) -> None:
+    import cv2
+
+    box = Box(tmp_path, music, web={"camera_view": True, "password": "pw"}, camera_image=HAPPY_FACE)
+    try:
+        c = box.client()
+        assert c.start_session()["camera_view"] is True
+        assert c.get("/api/v1/camera/view.jpg").status == 401
+        assert c.post("/api/v1/login", {"password": "pw"}).status == 200
+        assert c.post("/api/v1/commands/refresh").status == 202
+        wait_until(lambda: c.get("/api/v1/camera/view.jpg").status == 200, "a camera picture")
+        reply = c.get("/api/v1/camera/view.jpg")
+        assert reply.headers["Content-Type"] == "image/jpeg" and reply.headers["Cache-Control"] == "no-store"
+        assert int(reply.headers["X-Faces"]) >= 1 and float(reply.headers["X-Frame-Age"]) < 60
+        image = cv2.imdecode(np.frombuffer(reply.body, np.uint8), cv2.IMREAD_COLOR)
+        height, width = image.shape[:2]  # the frame as analysed: fitted inside camera.width x height
+        assert (height, width) == (480, 480) and (box.config.camera.height, box.config.camera.width) == (480, 640)
+        assert not [p for p in tmp_path.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+                    and "cam" not in p.parts]  # no picture written anywhere but the camera's own folder
+        c.post("/api/v1/logout")
+        assert c.get("/api/v1/camera/view.jpg").status == 401
     finally:
         box.close()

@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from core_testkit import REPO, wait_until
+from core_testkit import HAPPY_FACE, REPO, wait_until
 from web_testkit import Box
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -105,3 +105,31 @@ def test_search_and_correct_a_mood_then_screenshot(page, box: Box) -> None:
     if os.environ.get("MOODBOX_SCREENSHOT"):
         page.wait_for_timeout(500)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_the_owner_logs_in_and_aims_the_camera(browser, tmp_path: Path, library: Path) -> None:
+    owned = Box(tmp_path, library, web={"password": "pw", "camera_view": True}, camera_image=HAPPY_FACE)
+    context = browser.new_context(viewport={"width": 412, "height": 915})
+    try:
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.goto(owned.url + "/")
+        pg.wait_for_selector("body[data-ready='1']", timeout=15000)
+        assert pg.is_hidden("#open-warning") and pg.is_hidden("#aim")  # locked: no camera view
+        assert pg.is_disabled("button[aria-label=next]")
+        pg.fill("#password", "pw")
+        pg.click("#login button")
+        expect(pg.locator("#logout")).to_be_visible()
+        assert pg.is_enabled("button[aria-label=next]")
+        pg.click("#aim summary")
+        pg.click("#aim-look")  # reads the room: the burst's frames reach the view
+        expect(pg.locator("#aim-img")).to_be_visible(timeout=20000)
+        assert pg.evaluate("document.getElementById('aim-img').naturalWidth") == 480
+        expect(pg.locator("#aim-note")).to_contain_text("face(s)")
+        pg.click("#logout")
+        expect(pg.locator("#aim")).to_be_hidden()
+        assert errors == [], errors
+    finally:
+        context.close()
+        owned.close()

@@ -66,10 +66,10 @@ class Client:
 class Box:
     """Core + WebAdapter, started; close() stops both."""
 
-    def __init__(self, tmp: Path, library: Path, web: dict[str, Any] | None = None) -> None:
+    def __init__(self, tmp: Path, library: Path, web: dict[str, Any] | None = None, camera_image: Path = NO_FACE) -> None:
         port = free_port()
         sections = {"web": {"enabled": True, "bind": "127.0.0.1", "port": port, **(web or {})}}
-        camera = camera_folder(tmp / "cam", NO_FACE)
+        camera = camera_folder(tmp / "cam", camera_image)
         self.config = make_config(tmp, config_data(tmp / "state", library, str(camera), **sections))
         self.core = Core(self.config)
         self.core.start()

@@ -184,6 +184,8 @@ class WebConfig(Section):
     port: int = Field(8080, ge=1, le=65535)
     # Prefer MOODBOX_WEB_PASSWORD or the systemd credential "web_password". None: anyone on the network controls it.
     password: str | None = None
+    # A live "camera aim" view on the page (face boxes drawn, never stored); only with a password set.
+    camera_view: bool = False
 
 
 class LoggingConfig(Section):

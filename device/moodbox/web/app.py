@@ -1,7 +1,8 @@
 """The Flask app: the page, REST API under /api/v1 and live updates as Server-Sent Events.
 
 Commands are validated by the same code as MQTT commands (same messages); errors are JSON
-{"error": ...} with a 4xx status. Nothing here reads a camera frame.
+{"error": ...} with a 4xx status. The only camera picture is the aim view (web.camera_view with a
+password, logged-in sessions only), from memory.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from moodbox import __version__
 from moodbox.music.cover import embedded_cover
 from moodbox.music.moods import MOODS
 from moodbox.mqtt.commands import THINGS, CommandError, parse_command
+from moodbox.web.cameraview import CameraView
 from moodbox.web.live import LiveFeed, TooManyClients
 from moodbox.web.openapi import openapi_document
 from moodbox.web.security import CSRF_HEADER, Guard
@@ -31,7 +33,8 @@ HEARTBEAT_S = 15.0
 MAX_LIMIT = 500
 
 
-def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: bytes) -> Flask:
+def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: bytes,
+               camera_view: CameraView | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(SECRET_KEY=secret, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="moodbox_session")
@@ -79,7 +82,7 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+                                    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'")
         if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
             response.headers["Cache-Control"] = "no-store"
         return response
@@ -99,7 +102,8 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
     @app.get("/api/v1/session")
     def session_info() -> Response:
         return jsonify({"csrf_token": guard.csrf_token(), "password_required": guard.password_required,
-                        "logged_in": guard.logged_in(), "version": __version__})
+                        "logged_in": guard.logged_in(), "camera_view": camera_view is not None,
+                        "version": __version__})
 
     @app.get("/api/v1/state")
     def state() -> Response:
@@ -138,6 +142,22 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
             return error(404, f"track {track_id} has no embedded cover picture")
         response = Response(found[0], mimetype=found[1])
         response.headers["Cache-Control"] = "max-age=3600"
+        return response
+
+    @app.get("/api/v1/camera/view.jpg")
+    def camera_picture() -> Response:
+        if camera_view is None:
+            return error(404, "the camera view is off (web.camera_view, which needs a web password)")
+        if not guard.password_required or not guard.logged_in():
+            return error(401, "log in first: the camera view is for the box's owner")
+        found = camera_view.jpeg()
+        if found is None:
+            return error(404, "no camera picture in the last minute: read the room (refresh) to take some")
+        data, age_s, faces = found
+        response = Response(data, mimetype="image/jpeg")
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Age"] = f"{age_s:.1f}"
+        response.headers["X-Faces"] = str(faces)
         return response
 
     @app.get("/api/v1/openapi.json")

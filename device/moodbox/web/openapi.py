@@ -50,6 +50,11 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/api/v1/tracks/{track_id}/cover": {"get": {
                 "summary": "the picture embedded in the track's file", "parameters": [track_id],
                 "responses": {"200": {"description": "image", "content": {"image/*": {}}}, "404": ERROR}}},
+            "/api/v1/camera/view.jpg": {"get": {
+                "summary": "camera aim view: the newest analysed frame (last minute) with face boxes; only with "
+                           "web.camera_view and a password, for a logged-in session; never stored",
+                "responses": {"200": {"description": "JPEG; X-Frame-Age (s), X-Faces",
+                                      "content": {"image/jpeg": {}}}, "401": ERROR, "404": ERROR}}},
             "/api/v1/tracks/{track_id}/mood": {"put": {
                 "summary": "correct a track's mood: written to moods.csv in its library folder, then rescanned",
                 "parameters": [track_id, *csrf],

@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Any
 
+from moodbox.web.cameraview import CameraView
 from moodbox.web.live import LiveFeed
 from moodbox.web.security import Guard, secret_key
 
@@ -21,6 +22,7 @@ class WebAdapter:
         self.config = config
         self.guard = Guard(config.web_password())
         self.feed = LiveFeed(core)
+        self.camera_view: CameraView | None = None
         self._server: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -31,7 +33,15 @@ class WebAdapter:
         from moodbox.web.app import create_app
 
         web = self.config.web
-        self.app = create_app(self.core, self.config, self.feed, self.guard, secret_key(self.config.state_path))
+        if web.camera_view and self.guard.password_required:
+            self.camera_view = CameraView()
+            self.camera_view.attach(self.core)
+            log.info("web: camera aim view on (web.camera_view) for logged-in pages; frames stay in memory")
+        elif web.camera_view:
+            log.warning("web.camera_view needs a web password (web.password or the credential web_password); "
+                        "the camera view stays off")
+        self.app = create_app(self.core, self.config, self.feed, self.guard, secret_key(self.config.state_path),
+                              self.camera_view)
         if not self.guard.password_required:
             log.warning("web page on http://%s:%d with no password (web.password): anyone on the network can "
                         "control the box", web.bind, web.port)
@@ -79,3 +89,5 @@ class WebAdapter:
                 log.debug("closing the web server", exc_info=True)
         if self._thread is not None:
             self._thread.join(2.0)
+        if self.camera_view is not None:
+            self.camera_view.close()

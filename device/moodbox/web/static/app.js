@@ -185,6 +185,40 @@ async function search(text) {
   } catch (err) { say(`search: ${err.message}`); }
 }
 
+let aimTimer = null;
+
+async function refreshAim() {
+  const img = $("aim-img");
+  try {
+    const response = await fetch(`/api/v1/camera/view.jpg?t=${Date.now()}`, { credentials: "same-origin" });
+    if (!response.ok) {
+      const data = await response.json().catch(() => ({}));
+      img.hidden = true;
+      $("aim-note").textContent = data.error || response.statusText;
+      return;
+    }
+    const old = img.src;
+    img.src = URL.createObjectURL(await response.blob());
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    img.hidden = false;
+    const faces = response.headers.get("X-Faces");
+    $("aim-note").textContent = `${faces} face(s), ${response.headers.get("X-Frame-Age")} s ago`;
+  } catch (err) { $("aim-note").textContent = err.message; }
+}
+
+function applyAim() {
+  const aim = $("aim");
+  aim.hidden = !(session.camera_view && session.logged_in);
+  if (aimTimer) { clearInterval(aimTimer); aimTimer = null; }
+  if (!aim.hidden && aim.open) { refreshAim(); aimTimer = setInterval(refreshAim, 1000); }
+  if (aim.hidden || !aim.open) {
+    const img = $("aim-img");
+    if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+    img.removeAttribute("src");
+    img.hidden = true;
+  }
+}
+
 function applySession() {
   $("open-warning").hidden = session.password_required;
   $("login").hidden = !session.password_required || session.logged_in;
@@ -194,6 +228,7 @@ function applySession() {
     if (node.closest("#search") || node.closest("#results")) continue;
     node.disabled = locked;
   }
+  applyAim();
 }
 
 async function loadSession() {
@@ -234,6 +269,8 @@ function wire() {
   $("policy").addEventListener("change", (e) => command("policy", e.target.value));
   for (const e of EMOTIONS) $("override").append(new Option(e, e));
   $("override").addEventListener("change", (e) => command("override", e.target.value));
+  $("aim").addEventListener("toggle", applyAim);
+  $("aim-look").addEventListener("click", () => command("refresh"));
   $("search").addEventListener("submit", (e) => { e.preventDefault(); search($("q").value); });
   $("login").addEventListener("submit", async (e) => {
     e.preventDefault();
