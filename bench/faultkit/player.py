@@ -20,12 +20,18 @@ def _back(box: Box, path: str, position: float, timeout: float) -> tuple[float, 
     return time.monotonic() - began, playing[1] - position
 
 
-def kill_row(box: Box) -> Row:
+def _settled(box: Box, settle_s: float) -> tuple[str, float, int]:
+    """(path, position, mpv pid) after the track has played settle_s more."""
     box.wait_playing()
-    time.sleep(3)
+    time.sleep(settle_s)
     path, position = box.wait_playing()
     pid = box.mpv_pid()
     assert pid is not None
+    return path, position, pid
+
+
+def kill_row(box: Box) -> Row:
+    path, position, pid = _settled(box, 3)
     os.kill(pid, signal.SIGKILL)
     try:
         took, delta = _back(box, path, position, 30)
@@ -37,11 +43,7 @@ def kill_row(box: Box) -> Row:
 
 
 def hang_row(box: Box, hang_s: float = 20.0) -> Row:
-    box.wait_playing()
-    time.sleep(2)
-    path, position = box.wait_playing()
-    pid = box.mpv_pid()
-    assert pid is not None
+    path, position, pid = _settled(box, 2)
     os.kill(pid, signal.SIGSTOP)
     began = time.monotonic()
     try:
