@@ -31,7 +31,7 @@ import yaml
 
 from moodbox.config import GpioConfig, parse_config
 from moodbox.core import FACES_DIR, Core, resident_memory_mb
-from benchlib import machine
+from benchlib import child_pids, machine, process_name
 
 REPO = Path(__file__).resolve().parents[1]
 FACES = [FACES_DIR / "astronaut.png", FACES_DIR / "camera.png"]  # happy, sad
@@ -130,7 +130,7 @@ def daemon_memory(config_path: Path, settle_s: float) -> dict[str, float | None]
         mpv_pid = None
         while time.monotonic() < deadline and mpv_pid is None:
             time.sleep(0.5)
-            mpv_pid = next((pid for pid in children(proc.pid) if _comm(pid) == "mpv"), None)
+            mpv_pid = next((pid for pid in child_pids(proc.pid) if process_name(pid) == "mpv"), None)
         time.sleep(settle_s)
         return {"daemon_rss_mb": resident_memory_mb(proc.pid),
                 "mpv_rss_mb": resident_memory_mb(mpv_pid) if mpv_pid else None}
@@ -140,24 +140,6 @@ def daemon_memory(config_path: Path, settle_s: float) -> dict[str, float | None]
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def children(pid: int) -> list[str]:
-    """Child process ids of pid (from every thread: the player starts mpv from its own thread)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += task.read_text().split()
-        except OSError:
-            pass
-    return found
-
-
-def _comm(pid: str) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
 
 
 def main() -> int:

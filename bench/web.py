@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from moodbox.core import FACES_DIR, resident_memory_mb
-from benchlib import machine
+from benchlib import child_pids, machine, process_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def start_daemon(config: Path) -> subprocess.Popen:
 def wait_playing(proc: subprocess.Popen, settle_s: float) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if any(_comm(pid) == "mpv" for pid in _children(proc.pid)):
+        if any(process_name(pid) == "mpv" for pid in child_pids(proc.pid)):
             time.sleep(settle_s)
             return
         time.sleep(0.5)
@@ -108,24 +108,6 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-def _children(pid: int) -> list[int]:
-    """Child process ids from every thread (the player starts mpv from its own thread)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            found += [int(p) for p in task.read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
 
 
 def pct(values: list[float], q: float) -> float:
