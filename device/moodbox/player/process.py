@@ -175,12 +175,13 @@ class MpvProcess:
         log.info("mpv started (pid %d, %s, replaygain %s)", self._proc.pid,
                  " ".join(output_args) or "default audio output", self.config.replaygain)
 
-    def command(self, args: list[Any] | dict[str, Any]) -> Any:
-        """One mpv command; an mpv that stopped answering is killed (the supervisor restarts it)."""
+    def command(self, args: list[Any] | dict[str, Any], timeout_s: float | None = None) -> Any:
+        """One mpv command; an mpv that does not answer within timeout_s (default request_timeout_s)
+        is killed (the supervisor restarts it)."""
         if self._conn is None:
             raise PlayerError("mpv is not running")
         try:
-            return self._conn.command(args, timeout=self.request_timeout_s)
+            return self._conn.command(args, timeout=self.request_timeout_s if timeout_s is None else timeout_s)
         except MpvCommandError:
             raise
         except PlayerError:
@@ -189,17 +190,6 @@ class MpvProcess:
                 log.error("mpv stopped answering (%s); killing it, it will be restarted", args)
                 proc.kill()
             raise
-
-    def probe(self, timeout_s: float) -> None:
-        """Ask mpv for its pid; raises PlayerError when it does not answer within timeout_s."""
-        if self._conn is None:
-            raise PlayerError("mpv is not running")
-        self._conn.command(["get_property", "pid"], timeout=timeout_s)
-
-    def kill(self) -> None:
-        """SIGKILL a hung mpv; the supervisor notices it died and restarts it."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
 
     def set_property(self, name: str, value: Any) -> None:
         """Set an mpv property; a failure is logged, and there is nothing to set while mpv is down."""
@@ -365,15 +355,10 @@ class Supervisor:
     def _probe_hang(self) -> None:
         """A playing mpv that has said nothing for HANG_PROBE_S must answer; else it is killed (lock held)."""
         self._last_heard = time.monotonic()
-        if not self.process.connected:
-            return
         try:
-            self.process.probe(HANG_TIMEOUT_S)
-        except MpvCommandError:
-            pass
+            self.process.command(["get_property", "pid"], timeout_s=HANG_TIMEOUT_S)  # no answer: killed there
         except PlayerError:
-            log.error("mpv hangs (no answer within %.1f s while playing); killing it, it will be restarted", HANG_TIMEOUT_S)
-            self.process.kill()
+            pass
 
     def _restart(self, exit_code: int | None) -> None:
         now = time.monotonic()
