@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +109,32 @@ def test_a_plug_in_package_registers_an_adapter_by_entry_point(tmp_path: Path, m
                                            "junk = moodbox_knob:NOT_A_SPEC\nmissing = moodbox_nothing:SPEC\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "moodbox_knob", raising=False)
-    with caplog.at_level(logging.ERROR, logger="moodbox.adapters"):
+    with caplog.at_level(logging.INFO, logger="moodbox.adapters"):
         specs = registered()
     names = [spec.name for spec in specs]
     assert names == [spec.name for spec in BUILT_IN] + ["knob"]
     assert "adapter plug-in junk" in caplog.text and "not an AdapterSpec" in caplog.text
     assert "adapter plug-in missing" in caplog.text
+    assert "adapter plug-in knob: knob (from moodbox_knob:SPEC)" in caplog.text
+
+
+def test_the_adapter_recipe_in_the_docs_runs(tmp_path: Path, library: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "development.md").read_text()
+    recipe = text.split("## Writing an adapter", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {"__name__": "moodbox_night"}
+    exec(compile(recipe, "docs/development.md", "exec"), namespace)  # noqa: S102 - our own docs
+    config = make_config(tmp_path, config_data(tmp_path / "state", library, str(camera_folder(tmp_path / "cam", NO_FACE))))
+    core = Core(config)
+    with caplog.at_level(logging.INFO, logger="moodbox_night"):
+        core.start()
+        try:
+            adapters = start_adapters(core, config, [namespace["SPEC"]])
+            assert len(adapters) == 1
+            core.refresh_mood("test")
+            deadline = time.monotonic() + 30
+            while "faces)" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert "faces)" in caplog.text
+            stop_adapters(adapters)
+        finally:
+            core.close()

@@ -79,6 +79,7 @@ def registered() -> list[AdapterSpec]:
         except Exception:  # noqa: BLE001 - a broken plug-in must not stop the box
             log.exception("adapter plug-in %s (%s) not loaded", point.name, point.value)
             continue
+        log.info("adapter plug-in %s: %s (from %s)", point.name, spec.name, point.value)
         specs.append(spec)
     return specs
 
