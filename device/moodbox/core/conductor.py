@@ -114,7 +114,7 @@ class Conductor:
         log.info("%s: %s", "like" if liked else "dislike", item.label)
         self.runner.submit("rate", lambda: self.library.rate(track_id, emotion, liked))
         if not liked:
-            self.playback.player.next()
+            self.playback.call("next")
 
     def rescan(self) -> None:
         self.scanner.start()
@@ -133,8 +133,7 @@ class Conductor:
     # ----- results of jobs -----
 
     def on_burst_done(self, reason: str, result: BurstResult) -> None:
-        self.room.burst_in_flight = False
-        self.room.last_burst = result
+        self.room.end_burst(result)
         if result.error is not None:
             self.room.camera_failed(result.error)
             log.error("camera: %s (retrying every %.0f s; music keeps playing)", result.error,
@@ -221,7 +220,7 @@ class Conductor:
                 self.runner.submit("record play", lambda: self.library.record_play(track_id, emotion, position,
                                                                                    duration, skipped))
         elif name == "queue_ended":
-            self.playback.queue_finished = True
+            self.playback.ran_out()
             if self.config.mood.refresh_on_queue_end:
                 self.refresh("queue_end")
             else:

@@ -59,6 +59,10 @@ class Playback:
         self.player.load(items, play=play)
         self.refresh_state()
 
+    def ran_out(self) -> None:
+        """The player played past the last track."""
+        self.queue_finished = True
+
     # ----- what plays -----
 
     def reason_at(self, index: Any) -> str | None:

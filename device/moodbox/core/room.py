@@ -203,6 +203,11 @@ class Room:
         self.burst_in_flight = True
         self._abort.clear()
 
+    def end_burst(self, result: BurstResult) -> None:
+        """Loop: the burst's result is back."""
+        self.burst_in_flight = False
+        self.last_burst = result
+
     def abort_burst(self) -> None:
         """Any thread: a running burst stops at its next frame (the privacy switch, shutdown)."""
         self._abort.set()
