@@ -169,7 +169,7 @@ def test_detection_off_reads_no_frames_and_still_refreshes_the_queue(start_core)
     h.core.refresh_mood("test")
     first_track_started(h, mark)  # a new queue for the current mood
     assert not [e for e in h.events.of("event", mark) if e["type"] == "capture"]
-    assert h.core._camera is None  # closed (the worker thread owns it)
+    assert not h.core.room.camera_open  # closed (the worker thread owns it)
     mark = h.events.mark()
     h.core.set_detection(True)
     h.events.event("capture", mark, lambda d: d["active"] is True)
@@ -301,14 +301,14 @@ def test_recheck_interval_reads_the_room_again_while_playing(start_core) -> None
 
 
 def test_alive_turns_false_while_the_loop_hangs(start_core, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moodbox.core
+    import moodbox.core.runner
 
-    monkeypatch.setattr(moodbox.core, "HEARTBEAT_STALE_S", 1.0)
+    monkeypatch.setattr(moodbox.core.runner, "HEARTBEAT_STALE_S", 1.0)
     h = start_core()
     first_track_started(h)
     assert h.core.alive()
     release = threading.Event()
-    h.core._post(release.wait, 60)  # a command that hangs the loop
+    h.core.runner.post(release.wait, 60)  # a command that hangs the loop
     try:
         wait_until(lambda: not h.core.alive(), "alive() to notice the hang")
     finally:
@@ -317,13 +317,13 @@ def test_alive_turns_false_while_the_loop_hangs(start_core, monkeypatch: pytest.
 
 
 def test_alive_turns_false_when_a_job_is_stuck(start_core, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moodbox.core
+    import moodbox.core.runner
 
-    monkeypatch.setattr(moodbox.core, "JOB_STUCK_S", 1.0)
+    monkeypatch.setattr(moodbox.core.runner, "JOB_STUCK_S", 1.0)
     h = start_core()
     first_track_started(h)
     release = threading.Event()
-    h.core._submit("stuck", lambda: release.wait(60))  # e.g. a camera driver that never returns
+    h.core.runner.submit("stuck", lambda: release.wait(60))  # e.g. a camera driver that never returns
     try:
         wait_until(lambda: not h.core.alive(), "alive() to notice the stuck job")
     finally:
@@ -411,9 +411,9 @@ def test_a_child_coming_in_gets_a_new_queue_without_explicit_tracks(start_core) 
     adult = FaceReading(box=(10, 10, 100, 100), score=0.9, emotion=neutral, age_years=35.0)
     child = FaceReading(box=(300, 50, 80, 80), score=0.9, emotion=neutral, age_years=7.0)
     mark = h.events.mark()
-    h.core._post(h.core._on_burst_done, "test", BurstResult(frames=[[adult]] * 2))
+    h.core.runner.post(h.core.conductor.on_burst_done, "test", BurstResult(frames=[[adult]] * 2))
     h.events.wait_for("mood", lambda d: d["faces"] == 1, mark)
-    h.core._post(h.core._on_burst_done, "test", BurstResult(frames=[[adult, child]] * 2))
+    h.core.runner.post(h.core.conductor.on_burst_done, "test", BurstResult(frames=[[adult, child]] * 2))
     mood = h.events.wait_for("mood", lambda d: d["faces"] == 2, mark)
     assert "child" in mood["age_groups"] and mood["emotion"] == "neutral"  # the same mood...
     first_track_started(h, mark)  # ...but a new queue, made knowing a child is there

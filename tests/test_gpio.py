@@ -11,6 +11,7 @@ from gpiozero import Button, Device
 from gpiozero.pins.mock import MockFactory
 
 from moodbox.config import GpioConfig
+from moodbox.core import Command
 from moodbox.gpio import ButtonAdapter, gpio_wanted, running_on_pi
 
 BUTTON = 17
@@ -25,9 +26,10 @@ class RecordingCore:
         self.listeners: list[Callable[[str, Any], None]] = []
         self._lock = threading.Lock()
 
-    def button(self, kind: str) -> None:
+    def execute(self, command: Command) -> None:
+        assert command.method == "button", command
         with self._lock:
-            self.buttons.append(kind)
+            self.buttons.append(*command.args)
 
     def subscribe(self, listener: Callable[[str, Any], None]) -> None:
         self.listeners.append(listener)

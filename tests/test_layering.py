@@ -1,8 +1,10 @@
 """The import layering, checked over the source (every import, also those inside functions).
 
-camera -> faces -> readings -> mood -> playlist -> player is the core; MQTT, GPIO, the CLI and the
-daemon that wires them are adapters around it. The core never imports an adapter; perception and
-music (the libraries the core is built from) import neither; no module cycle in device/ or convert/.
+camera -> faces -> readings -> mood -> playlist -> player is the core; MQTT, GPIO, the web page, the
+CLI, the adapter registry and the daemon that wires them are adapters around it. The core never
+imports an adapter; adapters use only the core package's public names (moodbox.core, not its
+modules); perception and music (the libraries the core is built from) import neither; no module
+cycle in device/ or convert/; no class grows past the size a newcomer can read.
 """
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ADAPTERS = ("moodbox.mqtt", "moodbox.gpio", "moodbox.cli", "moodbox.commands", "moodbox.daemon", "moodbox.web")
+ADAPTERS = ("moodbox.mqtt", "moodbox.gpio", "moodbox.cli", "moodbox.commands", "moodbox.daemon", "moodbox.web",
+            "moodbox.adapters")
+CORE = "moodbox.core"
+MAX_CLASS_LINES = 330  # "no class over about 300 lines"
 LIBRARIES = ("moodbox.perception", "moodbox.music")
 # What the libraries may use besides themselves, numpy and the standard library.
 LIBRARY_MAY_IMPORT = ("moodbox.config", "moodbox.readings", "moodbox.perception", "moodbox.music")
@@ -92,6 +97,28 @@ def test_the_core_imports_no_adapter(device_graph: Graph):
     assert wrong == []
 
 
+def test_adapters_use_only_the_cores_public_names(device_graph: Graph):
+    wrong = sorted(f"{module} -> {target}" for module, targets in device_graph.items() if within(module, ADAPTERS)
+                   for target in targets if within(target, (CORE,)) and target != CORE)
+    assert wrong == []
+
+
+def test_the_core_package_exports_what_adapters_need():
+    import moodbox.core
+
+    for name in ("Core", "CoreApi", "Command", "CommandError", "parse_command", "STATE_TOPICS", "TrackMoodTagged"):
+        assert name in moodbox.core.__all__ and hasattr(moodbox.core, name), name
+
+
+def test_no_class_is_too_big_to_read():
+    sizes = {}
+    for path in (REPO / "device" / "moodbox").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef):
+                sizes[f"{path.relative_to(REPO)}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert sizes and {name: size for name, size in sizes.items() if size > MAX_CLASS_LINES} == {}
+
+
 def test_perception_and_music_import_only_each_other_config_and_readings(device_graph: Graph):
     wrong = sorted(f"{module} -> {target}" for module, targets in device_graph.items() if within(module, LIBRARIES)
                    for target in targets if not within(target, LIBRARY_MAY_IMPORT))
@@ -116,3 +143,16 @@ def test_the_checker_sees_a_cycle_and_a_wrong_import(tmp_path: Path):
     assert graph["moodbox.mqtt.adapter"] == {"moodbox.mqtt.topics"}
     assert graph["moodbox.core"] == {"moodbox.player", "moodbox.mqtt"}
     assert cycles(graph) == [["moodbox.core", "moodbox.player"]]
+
+
+def test_the_checker_sees_an_adapter_reaching_into_a_core_module(tmp_path: Path):
+    core = tmp_path / "moodbox" / "core"
+    core.mkdir(parents=True)
+    (tmp_path / "moodbox" / "__init__.py").write_text("")
+    (core / "__init__.py").write_text("from moodbox.core.room import Room\n")
+    (core / "room.py").write_text("class Room: ...\n")
+    (tmp_path / "moodbox" / "web.py").write_text("from moodbox.core import Room\nfrom moodbox.core.room import Room\n")
+    (tmp_path / "moodbox" / "gpio.py").write_text("from moodbox.core import Room\n")
+    graph = import_graph(tmp_path, "moodbox")
+    assert graph["moodbox.web"] == {"moodbox.core", "moodbox.core.room"}
+    assert graph["moodbox.gpio"] == {"moodbox.core"}

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from moodbox.config import Config
-from moodbox.mqtt.commands import CommandError, parse_command
+from moodbox.core import CommandError, parse_command
 from moodbox.mqtt.discovery import discovery_messages, discovery_topics
 from moodbox.mqtt.payloads import diagnostics_payload, state_payload
 from moodbox.mqtt.topics import STATE_NAMES, Topics

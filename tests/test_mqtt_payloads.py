@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from moodbox.core import mood_to_dict
-from moodbox.mqtt.payloads import (camera_payload, cpu_temperature_c, diagnostics_payload, library_payload,
+from moodbox.core import cpu_temperature, mood_to_dict
+from moodbox.mqtt.payloads import (camera_payload, diagnostics_payload, library_payload,
                                    override_payload, player_payload, state_payload)
 from moodbox.readings import MoodState
 
@@ -56,5 +56,5 @@ def test_diagnostics_from_the_core_and_fallbacks(tmp_path):
     assert empty["inference_ms"] == {"detector": None, "emotion": None, "age": None} and empty["uptime_s"] >= 0
     temp = tmp_path / "temp"
     temp.write_text("48312\n")
-    assert cpu_temperature_c(temp) == 48.3
-    assert cpu_temperature_c(tmp_path / "none") is None
+    assert cpu_temperature(temp) == 48.312
+    assert cpu_temperature(tmp_path / "none") is None

@@ -15,7 +15,7 @@ import soundfile as sf
 from mutagen.flac import FLAC, Picture
 
 from core_testkit import HAPPY_FACE, wait_until
-from moodbox.mqtt.commands import CommandError, parse_command
+from moodbox.core import CommandError, parse_command
 from moodbox.music.sidecar import SIDECAR_NAME
 from web_testkit import Box, Client
 

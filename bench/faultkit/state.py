@@ -37,7 +37,7 @@ def rows_in(db: Path) -> int:
 
 
 def first_played(log: str) -> str | None:
-    found = re.search(r"INFO moodbox\.player: playing .* \((/[^)]*)\)", log)
+    found = re.search(r"INFO moodbox\.player(?:\.\w+)?: playing .* \((/[^)]*)\)", log)
     return found.group(1) if found else None
 
 

@@ -1,4 +1,5 @@
-"""The daemon: builds the core and its adapters, handles signals, talks to systemd.
+"""The daemon: builds the core, starts the registered adapters (moodbox.adapters), handles signals,
+talks to systemd.
 
 Embedded defaults, each logged with what to configure for the real thing:
 - no camera          -> the bundled face pictures (camera.source: auto; open_camera says so)
@@ -19,69 +20,14 @@ from types import FrameType
 from typing import Any
 
 from moodbox import sdnotify
+from moodbox.adapters import Adapter, start_adapters, stop_adapters
 from moodbox.config import Config
 from moodbox.core import Core
 
 log = logging.getLogger(__name__)
 
-ADAPTER_STOP_TIMEOUT_S = 0.5  # each adapter gets this long to stop; shutdown must fit in 2 s
 STATUS_INTERVAL_S = 5.0
 ONCE_TIMEOUT_S = 120.0
-
-
-def start_adapters(core: Core, config: Config) -> list[Any]:
-    """GPIO and MQTT adapters as configured. A missing or failing adapter is logged, never fatal."""
-    adapters: list[Any] = []
-    if config.gpio.enabled != "off":
-        try:
-            from moodbox.gpio import ButtonAdapter
-
-            button = ButtonAdapter(core, config.gpio)
-            if button.start():
-                adapters.append(button)
-        except Exception:  # noqa: BLE001 - the box works without a button
-            log.exception("GPIO button/LED not started (gpio.enabled: %s)", config.gpio.enabled)
-    if config.mqtt.enabled:
-        try:
-            from moodbox.mqtt import MqttAdapter
-
-            mqtt = MqttAdapter(core, config)
-            if mqtt.start() is not False:  # False: settings that cannot work, already logged
-                adapters.append(mqtt)
-        except Exception:  # noqa: BLE001 - the box works without Home Assistant
-            log.exception("MQTT not started (set mqtt.enabled: false if you do not use it)")
-    else:
-        log.info("MQTT off (mqtt.enabled: false)")
-    if config.web.enabled:
-        try:
-            from moodbox.web import WebAdapter
-
-            web = WebAdapter(core, config)
-            web.start()
-            adapters.append(web)
-        except Exception:  # noqa: BLE001 - the box works without its page
-            log.exception("web page not started (set web.enabled: false if you do not use it)")
-    else:
-        log.info("web page off (web.enabled: false)")
-    return adapters
-
-
-def stop_adapters(adapters: list[Any]) -> None:
-    """Stop adapters in reverse order, each bounded in time."""
-    for adapter in reversed(adapters):
-        thread = threading.Thread(target=_stop_quietly, args=(adapter,), name="adapter-stop", daemon=True)
-        thread.start()
-        thread.join(ADAPTER_STOP_TIMEOUT_S)
-        if thread.is_alive():
-            log.warning("%s did not stop within %.1f s; leaving it", type(adapter).__name__, ADAPTER_STOP_TIMEOUT_S)
-
-
-def _stop_quietly(adapter: Any) -> None:
-    try:
-        stop = getattr(adapter, "stop", None) or adapter.close  # MqttAdapter.stop, ButtonAdapter.close
-        stop()
-    except Exception:  # noqa: BLE001
-        log.exception("stopping %s failed", type(adapter).__name__)
 
 
 def status_line(snapshot: dict[str, Any]) -> str:
@@ -112,7 +58,7 @@ def run(config: Config, once: bool = False) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     core = Core(config)
-    adapters: list[Any] = []
+    adapters: list[Adapter] = []
     watchdog = sdnotify.Watchdog(core.alive)
     try:
         sdnotify.notify("STATUS=starting: player, camera, library")

@@ -1,6 +1,6 @@
 """Button and LED adapter: a push button (GPIO pin to GND) and an optional LED lit while the camera looks.
 
-A short press calls core.button("press"), a press held for gpio.hold_seconds calls core.button("hold")
+A short press sends the core Command("button", ("press",)), a press held for gpio.hold_seconds ("hold",)
 (and no "press" when it is released). The core maps those to gpio.press_action / gpio.hold_action.
 The LED follows the core's {"type": "capture", "active": bool} events.
 When the pins cannot be opened the adapter logs a warning and the box runs on without GPIO.
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from moodbox.config import GpioConfig
+from moodbox.core import Command
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
 class ButtonCore(Protocol):
     """The part of moodbox.core.Core this adapter uses."""
 
-    def button(self, kind: str) -> None: ...
+    def execute(self, command: Command) -> Any: ...
 
     def subscribe(self, listener: Any) -> None: ...
 
@@ -46,7 +47,7 @@ def gpio_wanted(config: GpioConfig, model_path: Path = DEVICE_TREE_MODEL) -> boo
 
 
 class ButtonAdapter:
-    """Turns button presses into core.button(...) calls and lights the LED during captures."""
+    """Turns button presses into button commands for the core and lights the LED during captures."""
 
     def __init__(self, core: ButtonCore, config: GpioConfig, pin_factory: Any = None) -> None:
         self.core = core
@@ -113,6 +114,9 @@ class ButtonAdapter:
         )
         return True
 
+    def stop(self) -> None:
+        self.close()
+
     def close(self) -> None:
         """Release the pins (LED off first)."""
         with self._lock:
@@ -151,9 +155,9 @@ class ButtonAdapter:
     def _send(self, kind: str) -> None:
         log.info("GPIO: button %s", kind)
         try:
-            self.core.button(kind)
+            self.core.execute(Command("button", (kind,)))
         except Exception:  # noqa: BLE001 - never let a core error kill the GPIO thread
-            log.exception("GPIO: core.button(%r) failed", kind)
+            log.exception("GPIO: the button command %r failed", kind)
 
     # ----- core events -------------------------------------------------------------------------
 

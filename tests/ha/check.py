@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from core_testkit import NO_FACE, camera_folder, config_data, write_config, write_library  # noqa: E402
 from mqtt.broker import Mosquitto, free_port  # noqa: E402
 
-from moodbox.mqtt.commands import POLICIES  # noqa: E402
+from moodbox.core import POLICIES  # noqa: E402
 from moodbox.mqtt.discovery import discovery_messages  # noqa: E402
 from moodbox.mqtt.topics import Topics  # noqa: E402
 

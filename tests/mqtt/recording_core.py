@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from moodbox.core import COMMAND_METHODS, Command
 from moodbox.readings import MoodState
 
 Listener = Callable[[str, dict], None]
@@ -35,6 +36,11 @@ class RecordingCore:
         }
 
     # ----- the Core API -----
+    def execute(self, command: Command) -> Any:
+        if command.method not in COMMAND_METHODS:
+            raise ValueError(f"unknown command {command.method!r}")
+        return getattr(self, command.method)(*command.args)
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.state.items()}

@@ -13,14 +13,14 @@ import random
 import sys
 import threading
 import time
-from typing import Any, Protocol
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from moodbox.config import Config
+from moodbox.core import CommandError, CoreApi, parse_command
 from moodbox.mqtt import discovery
-from moodbox.mqtt.commands import CommandError, parse_command
 from moodbox.mqtt.connection import MqttSetupError, describe_refusal, describe_socket_error, make_client
 from moodbox.mqtt.payloads import diagnostics_payload, state_payload
 from moodbox.mqtt.topics import STATE_NAMES, Topics
@@ -34,13 +34,6 @@ BAD_COMMAND_LOGS_PER_MINUTE = 20
 RECONNECT_MAX_S = 5.0
 # A broker that refuses the login will not change its mind every few seconds: try this seldom then.
 REFUSED_RETRY_S = 45.0
-
-
-class CoreApi(Protocol):
-    """The part of moodbox.core.Core this adapter uses (see ARCHITECTURE.md)."""
-
-    def snapshot(self) -> dict[str, Any]: ...
-    def subscribe(self, listener: Any) -> None: ...
 
 
 class MqttAdapter:
@@ -342,7 +335,7 @@ class MqttAdapter:
             return False
         log.info("MQTT command %s: %s%s", thing, command.method, list(command.args) if command.args else "")
         try:
-            getattr(self._core, command.method)(*command.args)
+            self._core.execute(command)
         except Exception as exc:  # the Core refused: tell the sender, keep going
             log.warning("MQTT command %s failed: %s", thing, exc)
             self._reject(topic, payload, f"{thing}: failed: {exc}", already_logged=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from moodbox import __version__
-from moodbox.mqtt.commands import POLICIES
+from moodbox.core import POLICIES
 from moodbox.mqtt.topics import Topics
 from moodbox.readings import AGE_GROUPS, EMOTIONS
 

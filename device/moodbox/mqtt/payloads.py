@@ -9,12 +9,11 @@ import dataclasses
 import math
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
+from moodbox.core import cpu_temperature
 from moodbox.readings import EMOTIONS, age_group
 
-CPU_TEMPERATURE_FILE = Path("/sys/class/thermal/thermal_zone0/temp")
 NOW_PLAYING_MAX = 255  # Home Assistant's limit for a sensor state
 
 
@@ -132,14 +131,6 @@ def state_payload(name: str, value: Any, max_volume: int) -> dict[str, Any]:
     return builders[name](value)
 
 
-def cpu_temperature_c(path: Path = CPU_TEMPERATURE_FILE) -> float | None:
-    """The SoC temperature in °C, None where the machine does not report one."""
-    try:
-        return round(int(path.read_text().strip()) / 1000.0, 1)
-    except (OSError, ValueError):
-        return None
-
-
 def diagnostics_payload(diagnostics: Any, library: Any, started_monotonic: float) -> dict[str, Any]:
     """Diagnostics: the Core's figures, plus uptime, CPU temperature and library size where it lacks them."""
     data = as_dict(diagnostics, "value")
@@ -149,7 +140,7 @@ def diagnostics_payload(diagnostics: Any, library: Any, started_monotonic: float
     return {
         "inference_ms": {model: _number(timings.get(model), 1) for model in ("detector", "emotion", "age")},
         "fps": _number(data.get("analysis_fps"), 2),
-        "cpu_temperature_c": temperature if temperature is not None else cpu_temperature_c(),
+        "cpu_temperature_c": temperature if temperature is not None else _number(cpu_temperature(), 1),
         "uptime_s": int(uptime if uptime is not None else time.monotonic() - started_monotonic),
         "library_tracks": library_payload(library)["tracks"],
         "memory_mb": _number(data.get("memory_mb"), 1),

@@ -6,7 +6,7 @@ Scheme (base = mqtt.base_topic, default moodbox/<device id>):
   <base>/diagnostics           JSON every mqtt.diagnostics_interval_s (not retained)
   <base>/event                 JSON events: mood_changed, button (not retained)
   <base>/button                {"event_type": "press"|"hold"} for Home Assistant's event entity
-  <base>/<thing>/set           commands, see moodbox.mqtt.commands
+  <base>/<thing>/set           commands, see moodbox.core.commands
   <base>/error                 JSON answer to a rejected command (not retained)
 """
 from __future__ import annotations

@@ -17,9 +17,10 @@ from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from moodbox import __version__
+from moodbox.config import Config
+from moodbox.core import THINGS, CommandError, CoreApi, TrackMoodTagged, parse_command
 from moodbox.music.cover import embedded_cover
 from moodbox.music.moods import MOODS
-from moodbox.mqtt.commands import THINGS, CommandError, parse_command
 from moodbox.web.cameraview import CameraView
 from moodbox.web.live import LiveFeed, TooManyClients
 from moodbox.web.openapi import openapi_document
@@ -33,7 +34,7 @@ HEARTBEAT_S = 15.0
 MAX_LIMIT = 500
 
 
-def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: bytes,
+def create_app(core: CoreApi, config: Config, feed: LiveFeed, guard: Guard, secret: bytes,
                camera_view: CameraView | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(SECRET_KEY=secret, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, SESSION_COOKIE_HTTPONLY=True,
@@ -218,8 +219,8 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
         volume = core.snapshot().get("volume") or {}
         try:
             parsed = parse_command(thing, _payload(value), int(volume.get("volume", 0)),
-                                   int(volume.get("max", config.audio.max_volume)))
-            getattr(core, parsed.method)(*parsed.args)
+                                   int(volume.get("max", config.audio.max_volume)), source="web")
+            core.execute(parsed)
         except (CommandError, ValueError) as exc:
             return error(400, str(exc))
         log.info("web command %s: %s%s", thing, parsed.method, list(parsed.args) if parsed.args else "")
@@ -233,8 +234,10 @@ def create_app(core: Any, config: Any, feed: LiveFeed, guard: Guard, secret: byt
             return error(400, f"mood must be one of {', '.join(MOODS)}")
         try:
             path = core.set_track_mood(track_id, mood)
-        except ValueError as exc:  # TrackMoodTagged: the file's own tag decides
-            status = 409 if type(exc).__name__ == "TrackMoodTagged" else 404 if "no library track" in str(exc) else 400
+        except TrackMoodTagged as exc:  # the file's own tag decides
+            return error(409, str(exc))
+        except ValueError as exc:
+            status = 404 if "no library track" in str(exc) else 400
             return error(status, str(exc))
         except OSError as exc:
             return error(409, f"cannot write the library's moods.csv: {exc.strerror or exc}")

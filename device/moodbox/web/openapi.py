@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from moodbox.music.moods import MOODS
-from moodbox.mqtt.commands import THINGS
+from moodbox.core import THINGS
 
 ERROR = {"description": "rejected: {\"error\": why}", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 OBJECT = {"type": "object", "additionalProperties": True}

@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import Any
 
+from moodbox.config import Config
+from moodbox.core import CoreApi
 from moodbox.web.cameraview import CameraView
 from moodbox.web.live import LiveFeed
 from moodbox.web.security import Guard, secret_key
@@ -17,7 +19,7 @@ THREADS = 4 + 4  # request threads: each live page (SSE) holds one, at most Live
 
 
 class WebAdapter:
-    def __init__(self, core: Any, config: Any) -> None:
+    def __init__(self, core: CoreApi, config: Config) -> None:
         self.core = core
         self.config = config
         self.guard = Guard(config.web_password())

@@ -1,4 +1,4 @@
-"""Command payload validation (moodbox.mqtt.commands), without a broker."""
+"""The command interface (moodbox.core.commands): payload validation, without a broker."""
 from __future__ import annotations
 
 import random
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from moodbox.mqtt.commands import MAX_PAYLOAD_BYTES, POLICIES, Command, CommandError, parse_command
+from moodbox.core import MAX_PAYLOAD_BYTES, POLICIES, Command, CommandError, parse_command
 
 
 def parse(thing: str, payload: str | bytes, current: int = 40, maximum: int = 70) -> Command:

@@ -1,7 +1,9 @@
-"""Strict validation of command payloads received on <base>/<thing>/set.
+"""The one command interface: every adapter turns what it receives into a Command for Core.execute().
 
-parse_command() turns (thing, raw payload) into a Command naming the Core method to call,
-or raises CommandError with a message fit for the log and the <base>/error topic.
+parse_command() validates a (thing, raw payload) pair, as MQTT's <base>/<thing>/set and the web's
+/api/v1/commands/<thing> receive them, into a Command naming the Core method to call, or raises
+CommandError with a message fit for the log and the sender (MQTT's <base>/error topic, HTTP 400).
+A button is Command("button", ("press",)) or ("hold",).
 
   player     play | pause | toggle | next | previous | stop
   volume     0-100 (clamped to audio.max_volume), or relative "+N" / "-N"
@@ -41,9 +43,15 @@ class CommandError(ValueError):
     """A rejected command payload; str() says what is wrong and what is allowed."""
 
 
+# The Core methods a Command may name.
+COMMAND_METHODS: frozenset[str] = frozenset({
+    *PLAYER_ACTIONS, "set_volume", "set_policy", "set_mood_override", "set_detection", "button",
+    *PRESS_THINGS.values()})
+
+
 @dataclass(frozen=True)
 class Command:
-    method: str  # the Core method to call
+    method: str  # the Core method to call, one of COMMAND_METHODS
     args: tuple[Any, ...] = ()
 
 
@@ -60,8 +68,9 @@ def decode_payload(payload: bytes) -> str:
     return text.strip()
 
 
-def parse_command(thing: str, payload: bytes, current_volume: int, max_volume: int) -> Command:
-    """Validate one command. current_volume is needed for relative volume changes."""
+def parse_command(thing: str, payload: bytes, current_volume: int, max_volume: int, source: str = "mqtt") -> Command:
+    """Validate one command. current_volume is needed for relative volume changes; source names the
+    adapter (the refresh's reason in the log)."""
     if thing not in THINGS:
         raise CommandError(f"unknown command topic '{thing}/set'; known: {', '.join(THINGS)}")
     text = decode_payload(payload)
@@ -78,7 +87,7 @@ def parse_command(thing: str, payload: bytes, current_volume: int, max_volume: i
     if text.lower() not in PRESS_PAYLOADS:
         raise CommandError(f"{thing}: expected PRESS or an empty payload, got {_preview(text)}")
     if thing == "refresh":
-        return Command("refresh_mood", ("mqtt",))  # the reason, for the Core's log
+        return Command("refresh_mood", (source,))  # the reason, for the Core's log
     return Command(PRESS_THINGS[thing])
 
 
