@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from moodbox.core import COMMAND_METHODS, Command
+from moodbox.core import COMMAND_METHODS, Command, parse_command
 from moodbox.readings import MoodState
 
 Listener = Callable[[str, dict], None]
@@ -40,6 +40,13 @@ class RecordingCore:
         if command.method not in COMMAND_METHODS:
             raise ValueError(f"unknown command {command.method!r}")
         return getattr(self, command.method)(*command.args)
+
+    def command(self, thing: str, payload: bytes, source: str) -> Command:
+        with self._lock:
+            volume = int(self.state["volume"]["volume"])
+        command = parse_command(thing, payload, volume, self.max_volume, source)
+        self.execute(command)
+        return command
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

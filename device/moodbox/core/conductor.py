@@ -73,12 +73,6 @@ class Conductor:
         self.room.begin_burst()
         self.runner.submit("burst", lambda: self.runner.post(self.on_burst_done, reason, self.room.capture_burst()))
 
-    def player_call(self, name: str) -> None:
-        self.playback.call(name)
-
-    def set_volume(self, volume: int) -> None:
-        self.playback.set_volume(volume)
-
     def set_policy(self, policy: str) -> None:
         if policy == self.policy:
             return
@@ -126,9 +120,9 @@ class Conductor:
         if action == "refresh":
             self.refresh("button")
         elif action == "next":
-            self.player_call("next")
+            self.playback.call("next")
         else:
-            self.player_call("toggle")
+            self.playback.call("toggle")
 
     # ----- results of jobs -----
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from moodbox.config import EMOTIONS, Config
-from moodbox.core.commands import COMMAND_METHODS, POLICIES, Command
+from moodbox.core.commands import COMMAND_METHODS, POLICIES, Command, parse_command
 from moodbox.core.conductor import Conductor
 from moodbox.core.library import Library
 from moodbox.core.playback import Playback
@@ -65,31 +65,39 @@ class Core:
             raise ValueError(f"unknown command {command.method!r}")
         return getattr(self, command.method)(*command.args)
 
+    def command(self, thing: str, payload: bytes, source: str) -> Command:
+        """Parse an adapter's (thing, payload) (relative volumes against the current one) and run it;
+        returns the Command. Raises CommandError for a bad payload, ValueError when the core refuses it."""
+        volume = int(self.board.get("volume").get("volume", 0))
+        command = parse_command(thing, payload, volume, self.config.audio.max_volume, source)
+        self.execute(command)
+        return command
+
     def refresh_mood(self, reason: str = "command") -> None:
         self._post(self.conductor.refresh, reason)
 
     def play(self) -> None:
-        self._post(self.conductor.player_call, "play")
+        self._post(self.playback.call, "play")
 
     def pause(self) -> None:
-        self._post(self.conductor.player_call, "pause")
+        self._post(self.playback.call, "pause")
 
     def toggle(self) -> None:
-        self._post(self.conductor.player_call, "toggle")
+        self._post(self.playback.call, "toggle")
 
     def next(self) -> None:
-        self._post(self.conductor.player_call, "next")
+        self._post(self.playback.call, "next")
 
     def previous(self) -> None:
-        self._post(self.conductor.player_call, "previous")
+        self._post(self.playback.call, "previous")
 
     def stop(self) -> None:
-        self._post(self.conductor.player_call, "stop")
+        self._post(self.playback.call, "stop")
 
     def set_volume(self, volume: int) -> int:
         """Queue a volume change; returns the volume that will be applied (0..audio.max_volume)."""
         applied = int(max(0, min(int(round(volume)), self.config.audio.max_volume)))
-        self._post(self.conductor.set_volume, applied)
+        self._post(self.playback.set_volume, applied)
         return applied
 
     def set_policy(self, policy: str) -> None:

@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
 from moodbox.config import Config
-from moodbox.core import CommandError, CoreApi, parse_command
+from moodbox.core import CommandError, CoreApi
 from moodbox.mqtt import discovery
 from moodbox.mqtt.connection import MqttSetupError, describe_refusal, describe_socket_error, make_client
 from moodbox.mqtt.payloads import diagnostics_payload, state_payload
@@ -327,18 +327,15 @@ class MqttAdapter:
             self._reject(topic, payload, "retained commands are ignored: publish commands with retain off")
             return False
         try:
-            current = self._core.snapshot().get("volume") if thing == "volume" else None
-            current_volume = current.get("volume", 0) if isinstance(current, dict) else int(current or 0)
-            command = parse_command(thing, payload, current_volume, self._max_volume)
+            command = self._core.command(thing, payload, "mqtt")
         except CommandError as exc:
             self._reject(topic, payload, str(exc))
             return False
-        log.info("MQTT command %s: %s%s", thing, command.method, list(command.args) if command.args else "")
-        try:
-            self._core.execute(command)
         except Exception as exc:  # the Core refused: tell the sender, keep going
             log.warning("MQTT command %s failed: %s", thing, exc)
             self._reject(topic, payload, f"{thing}: failed: {exc}", already_logged=True)
+        else:
+            log.info("MQTT command %s: %s%s", thing, command.method, list(command.args) if command.args else "")
         return False
 
     def _reject(self, topic: str, payload: bytes, message: str, already_logged: bool = False) -> None:

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from moodbox import __version__
 from moodbox.config import Config
-from moodbox.core import THINGS, CommandError, CoreApi, TrackMoodTagged, parse_command
+from moodbox.core import THINGS, CoreApi, TrackMoodTagged
 from moodbox.music.cover import embedded_cover
 from moodbox.music.moods import MOODS
 from moodbox.web.cameraview import CameraView
@@ -216,12 +216,9 @@ def create_app(core: CoreApi, config: Config, feed: LiveFeed, guard: Guard, secr
             return error(404, f"unknown command {thing!r}; known: {', '.join(THINGS)}")
         body = _json_body()
         value = body.get("value") if isinstance(body, dict) else None
-        volume = core.snapshot().get("volume") or {}
         try:
-            parsed = parse_command(thing, _payload(value), int(volume.get("volume", 0)),
-                                   int(volume.get("max", config.audio.max_volume)), source="web")
-            core.execute(parsed)
-        except (CommandError, ValueError) as exc:
+            parsed = core.command(thing, _payload(value), "web")
+        except ValueError as exc:  # CommandError (a bad value) or the core refusing it
             return error(400, str(exc))
         log.info("web command %s: %s%s", thing, parsed.method, list(parsed.args) if parsed.args else "")
         return _accepted({"command": parsed.method, "args": list(parsed.args)})
