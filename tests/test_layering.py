@@ -20,7 +20,7 @@ CORE = "moodbox.core"
 MAX_CLASS_LINES = 330  # "no class over about 300 lines"
 LIBRARIES = ("moodbox.perception", "moodbox.music")
 # What the libraries may use besides themselves, numpy and the standard library.
-LIBRARY_MAY_IMPORT = ("moodbox.config", "moodbox.readings", "moodbox.perception", "moodbox.music")
+LIBRARY_MAY_IMPORT = ("moodbox.config", "moodbox.files", "moodbox.readings", "moodbox.perception", "moodbox.music")
 
 Graph = dict[str, set[str]]
 

@@ -8,6 +8,7 @@ import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def free_port() -> int:
 class Reply:
     status: int
     body: bytes
-    headers: dict[str, str]
+    headers: Message  # case-insensitive, as HTTP headers are
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -47,9 +48,14 @@ class Client:
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with self.opener.open(req, timeout=timeout) as response:
-                return Reply(response.status, response.read(), dict(response.headers))
+                reply = Reply(response.status, response.read(), response.headers)
         except urllib.error.HTTPError as exc:
-            return Reply(exc.code, exc.read(), dict(exc.headers))
+            reply = Reply(exc.code, exc.read(), exc.headers)
+        if reply.headers.get("Content-Type") == "application/json":  # a login or logout gives a new token
+            data = reply.json()
+            if isinstance(data, dict) and isinstance(data.get("csrf_token"), str):
+                self.csrf = data["csrf_token"]
+        return reply
 
     def get(self, path: str) -> Reply:
         return self.request("GET", path)

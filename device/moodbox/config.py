@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "config.yaml"
@@ -186,6 +186,20 @@ class WebConfig(Section):
     password: str | None = None
     # A live "camera aim" view on the page (face boxes drawn, never stored); only with a password set.
     camera_view: bool = False
+    # Names the page is opened by besides the box's own (host name, <name>.local, its addresses, localhost),
+    # e.g. a reverse proxy's "music.example.org"; ".example.org" allows its subdomains. Others get 421.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # How long a login lasts (days); logging out, "log out everywhere" or a new password end it sooner.
+    session_days: float = Field(30.0, gt=0, le=365)
+    # Serve the page over HTTPS with this certificate and key (PEM files); the session cookie is then Secure.
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> WebConfig:
+        if bool(self.tls_certificate) != bool(self.tls_key):
+            raise ValueError("web.tls_certificate and web.tls_key go together: give both or neither")
+        return self
 
 
 class LoggingConfig(Section):

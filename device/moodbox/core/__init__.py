@@ -19,7 +19,7 @@ from moodbox.core.commands import (COMMAND_METHODS, MAX_PAYLOAD_BYTES, PLAYER_AC
                                    CommandError, parse_command)
 from moodbox.core.core import Core
 from moodbox.core.diagnostics import cpu_temperature, resident_memory_mb
-from moodbox.core.library import TrackMoodTagged
+from moodbox.core.library import TrackMoodTagged, UnknownTrack
 from moodbox.core.persistence import PLAYER_STATE_FILE, mood_from_dict, mood_to_dict, write_json_atomic
 from moodbox.core.room import FACES_DIR, BurstResult
 from moodbox.core.state import STATE_TOPICS, FrameListener, Listener
@@ -27,6 +27,6 @@ from moodbox.core.state import STATE_TOPICS, FrameListener, Listener
 __all__ = [
     "COMMAND_METHODS", "FACES_DIR", "MAX_PAYLOAD_BYTES", "PLAYER_ACTIONS", "PLAYER_STATE_FILE", "POLICIES",
     "STATE_TOPICS", "THINGS", "BurstResult", "Command", "CommandError", "Core", "CoreApi", "FrameListener",
-    "Listener", "TrackMoodTagged", "cpu_temperature", "mood_from_dict", "mood_to_dict", "parse_command",
+    "Listener", "TrackMoodTagged", "UnknownTrack", "cpu_temperature", "mood_from_dict", "mood_to_dict", "parse_command",
     "resident_memory_mb", "write_json_atomic",
 ]

@@ -20,6 +20,10 @@ class TrackMoodTagged(ValueError):
     """A track's mood comes from its own tag, which moods.csv cannot override."""
 
 
+class UnknownTrack(ValueError):
+    """No library track has this id."""
+
+
 class Library:
     def __init__(self, config: Config, board: StateBoard) -> None:
         self.config = config
@@ -140,7 +144,7 @@ class Library:
         where = self.index.location(track_id) if self.index is not None else None
         track = self.index.get(track_id) if where is not None else None
         if where is None or track is None:
-            raise ValueError(f"no library track with id {track_id}")
+            raise UnknownTrack(f"no library track with id {track_id}")
         if track.mood_source == "tag":
             raise TrackMoodTagged(f"{where[1]} has a mood tag ({track.mood_tag!r}), which wins over moods.csv: "
                                   "change the tag in a tag editor instead")

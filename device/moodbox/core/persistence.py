@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from moodbox.config import EMOTIONS
+from moodbox.files import write_json_atomic
 from moodbox.readings import MoodState
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,6 @@ def mood_from_dict(data: dict[str, Any]) -> MoodState:
         source=source if source in ("camera", "override", "default") else "camera",
         timestamp=float(data.get("timestamp", 0.0)),
     )
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temporary file next to `path`, then rename it over `path` (no half files)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class StateFile:

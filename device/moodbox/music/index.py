@@ -80,6 +80,8 @@ MOOD_COLUMNS = ("valence", "energy", "mood", "mood_source", "era_year", "mood_co
 TRACK_COLUMNS = ("id", "path_bytes") + TAG_COLUMNS + MOOD_COLUMNS
 SELECT_TRACKS = f"SELECT {', '.join(TRACK_COLUMNS)} FROM tracks"
 
+MAX_TRACK_ID = 2**63 - 1
+
 
 class LibraryIndex:
     def __init__(self, db_path: str | Path) -> None:
@@ -130,6 +132,8 @@ class LibraryIndex:
             ).fetchall()
 
     def get(self, track_id: int) -> Track | None:
+        if not 0 <= track_id <= MAX_TRACK_ID:  # SQLite integers are 64-bit
+            return None
         with self._lock:
             row = self._conn.execute(f"{SELECT_TRACKS} WHERE id = ? AND {PRESENT}",
                                      (track_id,)).fetchone()
@@ -147,6 +151,8 @@ class LibraryIndex:
 
     def location(self, track_id: int) -> tuple[Path, str] | None:
         """(library root, path relative to it) of a track, as the scanner stored them."""
+        if not 0 <= track_id <= MAX_TRACK_ID:
+            return None
         with self._lock:
             row = self._conn.execute(f"SELECT root, relative_path FROM tracks WHERE id = ? AND {PRESENT}",
                                      (track_id,)).fetchone()

@@ -11,10 +11,10 @@ import csv
 import fnmatch
 import io
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from moodbox.files import write_text_atomic
 from moodbox.music.moods import MOOD_POINTS, mood_for_point, mood_from_text
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,5 @@ def set_sidecar_mood(root: Path, relative_path: str, mood: str) -> Path:
     csv.writer(out, lineterminator="").writerow([relative_path if c == "path" else mood if c == "mood" else ""
                                                  for c in header])
     kept.append(out.getvalue())
-    tmp = path.with_name(f".{SIDECAR_NAME}.tmp")
-    tmp.write_text("\n".join(kept) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(kept) + "\n")
     return path

@@ -1,262 +1,423 @@
-"""The Flask app: the page, REST API under /api/v1 and live updates as Server-Sent Events.
+"""The Starlette app: the page, the REST API under /api/v1 and live updates as Server-Sent Events.
 
-Commands are validated by the same code as MQTT commands (same messages); errors are JSON
-{"error": ...} with a 4xx status. The only camera picture is the aim view (web.camera_view with a
-password, logged-in sessions only), from memory.
+Commands are validated by the same code as MQTT commands (same messages). Every error, whatever
+its cause, is JSON {"error": ...} with a 4xx status; no request input reaches a traceback.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import queue
-from collections.abc import Iterator
+import math
+import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, request, send_from_directory
-from werkzeug.exceptions import HTTPException
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from moodbox import __version__
 from moodbox.config import Config
-from moodbox.core import THINGS, CoreApi, TrackMoodTagged
+from moodbox.core import THINGS, CommandError, CoreApi, TrackMoodTagged, UnknownTrack
 from moodbox.music.cover import embedded_cover
 from moodbox.music.moods import MOODS
 from moodbox.web.cameraview import CameraView
-from moodbox.web.live import LiveFeed, TooManyClients
+from moodbox.web.gate import ChangeRefused, Gate, check_change, session_token, set_session_cookie
+from moodbox.web.hosts import HostPolicy
+from moodbox.web.live import LiveFeed, TooManyPages, sse
+from moodbox.web.logins import LoginLimiter, TooManyAttempts
 from moodbox.web.openapi import openapi_document
-from moodbox.web.security import CSRF_HEADER, Guard
+from moodbox.web.privacy import redact_state, redact_topic
+from moodbox.web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_REQUEST_BYTES = 16 * 1024
-HEARTBEAT_S = 15.0
+MAX_BODY_BYTES = 16 * 1024
+BODY_TIMEOUT_S = 10.0
 MAX_LIMIT = 500
+MAX_SEARCH = 200
+MAX_TRACK_ID = 2**63 - 1
+STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(css|js|png|svg|webmanifest|ico)$")
 
 
-def create_app(core: CoreApi, config: Config, feed: LiveFeed, guard: Guard, secret: bytes,
-               camera_view: CameraView | None = None) -> Flask:
-    app = Flask(__name__, static_folder=None)
-    app.config.update(SECRET_KEY=secret, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_NAME="moodbox_session")
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
 
-    covers: dict[int, bool] = {}  # track id -> has an embedded picture (the page asks only for those)
 
-    def with_cover(state: dict[str, Any]) -> dict[str, Any]:
-        player = dict(state.get("player") or {})
+class Json(JSONResponse):
+    """JSON that a browser can parse: NaN and infinities become null instead of failing the answer."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except ValueError:
+            text = json.dumps(_finite(content), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Json:
+    return Json({"error": message}, status_code=status, headers=headers)
+
+
+class WebApp:
+    """The routes, bound to the core and the web adapter's parts."""
+
+    def __init__(self, core: CoreApi, config: Config, sessions: Sessions, hosts: HostPolicy,
+                 camera_view: CameraView | None = None) -> None:
+        self.core, self.config, self.sessions = core, config, sessions
+        self.feed = LiveFeed(core, self.prepare, redact_topic if sessions.password_required else None)
+        self.camera_view = camera_view
+        self.logins = LoginLimiter()
+        self._covers: dict[int, bool] = {}  # track id -> has an embedded picture (the page asks only for those)
+        routes = [
+            Route("/", self.index, methods=["GET"]),
+            Route("/static/{name}", self.static_file, methods=["GET"]),
+            Route("/api/v1/session", self.session_info, methods=["GET"]),
+            Route("/api/v1/state", self.state, methods=["GET"]),
+            Route("/api/v1/queue", self.queue, methods=["GET"]),
+            Route("/api/v1/history", self.history, methods=["GET"]),
+            Route("/api/v1/mood/history", self.mood_history, methods=["GET"]),
+            Route("/api/v1/library/search", self.search, methods=["GET"]),
+            Route("/api/v1/tracks/{track_id}/cover", self.cover, methods=["GET"]),
+            Route("/api/v1/tracks/{track_id}/mood", self.track_mood, methods=["PUT"]),
+            Route("/api/v1/camera/view.jpg", self.camera_picture, methods=["GET"]),
+            Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
+            Route("/api/v1/events", self.events, methods=["GET"]),
+            Route("/api/v1/login", self.login, methods=["POST"]),
+            Route("/api/v1/logout", self.logout, methods=["POST"]),
+            Route("/api/v1/commands/{thing}", self.command, methods=["POST"]),
+        ]
+        handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
+            ApiError: self._api_error, ChangeRefused: self._api_error, HTTPException: self._http_error,
+            Exception: self._crash}
+        self.app = Starlette(routes=routes, exception_handlers=handlers,
+                             middleware=[Middleware(Gate, sessions=sessions, hosts=hosts),
+                                         Middleware(GZipMiddleware, minimum_size=1024)])
+        self.routes = routes
+
+    # ----- errors -----
+
+    async def _api_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, (ApiError, ChangeRefused))
+        return error_response(exc.status, exc.message, getattr(exc, "headers", None))
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = {404: f"nothing at {request.url.path[:200]!r} (the API is under /api/v1; see /api/v1/openapi.json)",
+                   405: f"{request.method[:20]} is not allowed here"}.get(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, message, dict(exc.headers or {}))
+
+    async def _crash(self, request: Request, exc: Exception) -> Response:
+        log.error("web: %s %s failed: %s", request.method, request.url.path[:200], exc, exc_info=exc)
+        return error_response(500, "the box could not answer this; its log says why")
+
+    # ----- helpers -----
+
+    def private(self, request: Request) -> bool:
+        """Whether this request may see what only the owner may (no password: everyone on the LAN)."""
+        return self.sessions.logged_in(session_token(request))
+
+    def with_cover(self, player: dict[str, Any]) -> dict[str, Any]:
+        player = dict(player or {})
         track_id = player.get("track_id")
         url = None
         if isinstance(track_id, int) and player.get("source", "library") == "library":
-            if track_id not in covers:
-                path = core.track_file(track_id)
-                covers[track_id] = path is not None and embedded_cover(path) is not None
-                if len(covers) > 5000:
-                    covers.clear()
-            url = f"/api/v1/tracks/{track_id}/cover" if covers.get(track_id) else None
+            if track_id not in self._covers:
+                path = self.core.track_file(track_id)
+                if len(self._covers) > 5000:
+                    self._covers.clear()
+                self._covers[track_id] = path is not None and embedded_cover(path) is not None
+            url = f"/api/v1/tracks/{track_id}/cover" if self._covers.get(track_id) else None
         player["cover"] = url
-        return {**state, "player": player}
+        return player
 
-    def error(status: int, message: str) -> Response:
-        response = jsonify({"error": message})
-        response.status_code = status
+    def full_state(self) -> dict[str, Any]:
+        state = self.core.snapshot()
+        return {**state, "player": self.with_cover(state.get("player") or {}), "queue": self.core.queue()}
+
+    def prepare(self, topic: str, data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """One change of the core as live events (runs in a worker thread)."""
+        if topic == "player":
+            return [("player", self.with_cover(data)), ("queue", {"queue": self.core.queue()})]
+        return [(topic, data)]
+
+    # ----- the page -----
+
+    async def index(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    async def static_file(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if not STATIC_NAME.match(name) or not (STATIC / name).is_file():
+            raise ApiError(404, f"no file {name[:100]!r}")
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+    # ----- reading -----
+
+    async def session_info(self, request: Request) -> Response:
+        token = session_token(request) or self.sessions.new_token()
+        response = Json({"csrf_token": self.sessions.csrf_token(token),
+                         "password_required": self.sessions.password_required,
+                         "logged_in": self.sessions.logged_in(token), "camera_view": self.camera_view is not None,
+                         "version": __version__})
+        if token != session_token(request):
+            set_session_cookie(response, request, token, None)
         return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        if request.path.startswith("/api/"):
-            return error(exc.code or 500, exc.description or exc.name)
-        return exc  # type: ignore[return-value]
+    async def state(self, request: Request) -> Response:
+        state = await run_in_threadpool(self.full_state)
+        return Json(state if self.private(request) else redact_state(state))
 
-    @app.before_request
-    def guard_changes() -> Response | None:
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return None
-        if not guard.check_csrf(request.headers.get(CSRF_HEADER)):
-            return error(403, f"missing or wrong {CSRF_HEADER} header (GET /api/v1/session gives the token)")
-        if request.path not in ("/api/v1/login", "/api/v1/logout") and not guard.logged_in():
-            return error(401, "log in first: this box has a web password")
-        return None
+    async def queue(self, request: Request) -> Response:
+        entries = await run_in_threadpool(self.core.queue)
+        if not self.private(request):
+            entries = redact_state({"queue": entries})["queue"]
+        return Json({"queue": entries})
 
-    @app.after_request
-    def headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'")
-        if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    async def history(self, request: Request) -> Response:
+        self.need_owner(request, "what was played")
+        limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
+        return Json({"plays": await run_in_threadpool(self.core.recent_plays, limit)})
 
-    # ----- the page ---------------------------------------------------------------------------
+    async def mood_history(self, request: Request) -> Response:
+        self.need_owner(request, "the room's mood over time")
+        hours = number_param(request, "hours", 6.0, 0.0, 6.0,
+                             "hours must be more than 0 and at most 6 (the box keeps six hours, in memory)")
+        return Json({"points": self.feed.mood_history(hours * 3600)})
 
-    @app.get("/")
-    def index() -> Response:
-        return send_from_directory(STATIC, "index.html")
+    async def search(self, request: Request) -> Response:
+        text = text_param(request, "q", MAX_SEARCH)
+        limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
+        return Json({"q": text, "tracks": await run_in_threadpool(self.core.search_library, text, limit)})
 
-    @app.get("/static/<path:name>")
-    def static_file(name: str) -> Response:
-        return send_from_directory(STATIC, name)  # refuses paths outside the folder (404)
-
-    # ----- reading ----------------------------------------------------------------------------
-
-    @app.get("/api/v1/session")
-    def session_info() -> Response:
-        return jsonify({"csrf_token": guard.csrf_token(), "password_required": guard.password_required,
-                        "logged_in": guard.logged_in(), "camera_view": camera_view is not None,
-                        "version": __version__})
-
-    @app.get("/api/v1/state")
-    def state() -> Response:
-        return jsonify(with_cover({**core.snapshot(), "queue": core.queue()}))
-
-    @app.get("/api/v1/queue")
-    def queue_entries() -> Response:
-        return jsonify({"queue": core.queue()})
-
-    @app.get("/api/v1/history")
-    def history() -> Response:
-        return jsonify({"plays": core.recent_plays(_limit(request.args.get("limit"), 50))})
-
-    @app.get("/api/v1/mood/history")
-    def mood_history() -> Response:
-        try:
-            hours = float(request.args.get("hours", "6"))
-        except ValueError:
-            return error(400, "hours must be a number")
-        if not 0 < hours <= 6:
-            return error(400, "hours must be more than 0 and at most 6 (the box keeps six hours, in memory)")
-        return jsonify({"points": feed.mood_history(hours * 3600)})
-
-    @app.get("/api/v1/library/search")
-    def search() -> Response:
-        text = request.args.get("q", "").strip()
-        if len(text) > 200:
-            return error(400, "q is at most 200 characters")
-        return jsonify({"q": text, "tracks": core.search_library(text, _limit(request.args.get("limit"), 50))})
-
-    @app.get("/api/v1/tracks/<int:track_id>/cover")
-    def cover(track_id: int) -> Response:
-        path = core.track_file(track_id)
-        found = embedded_cover(path) if path is not None else None
+    async def cover(self, request: Request) -> Response:
+        track_id = track_id_param(request)
+        found = await run_in_threadpool(self._cover, track_id)
         if found is None:
-            return error(404, f"track {track_id} has no embedded cover picture")
-        response = Response(found[0], mimetype=found[1])
-        response.headers["Cache-Control"] = "max-age=3600"
-        return response
+            raise ApiError(404, f"track {track_id} has no embedded cover picture")
+        return Response(found[0], media_type=found[1], headers={"Cache-Control": "max-age=3600"})
 
-    @app.get("/api/v1/camera/view.jpg")
-    def camera_picture() -> Response:
-        if camera_view is None:
-            return error(404, "the camera view is off (web.camera_view, which needs a web password)")
-        if not guard.password_required or not guard.logged_in():
-            return error(401, "log in first: the camera view is for the box's owner")
-        found = camera_view.jpeg()
+    def _cover(self, track_id: int) -> tuple[bytes, str] | None:
+        path = self.core.track_file(track_id)
+        return embedded_cover(path) if path is not None else None
+
+    async def camera_picture(self, request: Request) -> Response:
+        if self.camera_view is None:
+            raise ApiError(404, "the camera view is off (web.camera_view, which needs a web password)")
+        if not self.sessions.password_required or not self.sessions.session(session_token(request)):
+            raise ApiError(401, "log in first: the camera view is for the box's owner")
+        found = await run_in_threadpool(self.camera_view.jpeg)
         if found is None:
-            return error(404, "no camera picture in the last minute: read the room (refresh) to take some")
+            raise ApiError(404, "no camera picture in the last minute: read the room (refresh) to take some")
         data, age_s, faces = found
-        response = Response(data, mimetype="image/jpeg")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Age"] = f"{age_s:.1f}"
-        response.headers["X-Faces"] = str(faces)
-        return response
+        return Response(data, media_type="image/jpeg", headers={
+            "Cache-Control": "no-store", "X-Frame-Age": f"{age_s:.1f}", "X-Faces": str(faces)})
 
-    @app.get("/api/v1/openapi.json")
-    def openapi() -> Response:
-        return jsonify(openapi_document(__version__))
+    async def openapi(self, request: Request) -> Response:
+        return Json(openapi_document(__version__, self.sessions.password_required))
 
-    @app.get("/api/v1/events")
-    def events() -> Response:
+    async def events(self, request: Request) -> Response:
+        token = session_token(request)
         try:
-            client = feed.connect()
-        except TooManyClients as exc:
-            return error(503, str(exc))
+            page = self.feed.connect(self.private(request), token)
+        except TooManyPages as exc:
+            raise ApiError(503, str(exc), {"Retry-After": "30"}) from exc
+        try:
+            state = await run_in_threadpool(self.full_state)
+        except BaseException:
+            self.feed.disconnect(page)
+            raise
+        first = sse("snapshot", state if page.private else redact_state(state))
 
-        def stream() -> Iterator[str]:
+        async def stream() -> Any:
             try:
-                yield _sse("snapshot", with_cover({**core.snapshot(), "queue": core.queue()}))
-                while True:
-                    try:
-                        topic, data = client.get(timeout=HEARTBEAT_S)
-                    except queue.Empty:
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield _sse(topic, with_cover({"player": data})["player"] if topic == "player" else data)
-                    if topic == "player":
-                        yield _sse("queue", {"queue": core.queue()})
+                async for message in page.stream(first):
+                    yield message
             finally:
-                feed.disconnect(client)
+                self.feed.disconnect(page)
 
-        response = Response(stream(), mimetype="text/event-stream")
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Accel-Buffering"] = "no"
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    # ----- changing (the Gate has checked the CSRF token and, with a password, the login) -----
+
+    async def login(self, request: Request) -> Response:
+        check_change(request, self.sessions, login_needed=False)
+        body = await read_json(request)
+        password = body.get("password")
+        if not isinstance(password, str) or not password:
+            raise ApiError(400, 'send {"password": "..."}')
+        address = request.client.host if request.client else "?"
+        try:
+            right = await self.logins.attempt(address, self.sessions.check_password(password[:1024]))
+        except TooManyAttempts as exc:
+            raise ApiError(429, str(exc), {"Retry-After": str(math.ceil(exc.retry_after_s))}) from exc
+        if not right:
+            log.warning("web: wrong password from %s", address)
+            raise ApiError(401, "wrong password")
+        token = self.sessions.open() if self.sessions.password_required else (session_token(request) or
+                                                                                 self.sessions.new_token())
+        response = Json({"logged_in": True, "csrf_token": self.sessions.csrf_token(token)})
+        set_session_cookie(response, request, token, self.sessions.lifetime_s if self.sessions.password_required
+                           else None)
         return response
 
-    # ----- changing -----------------------------------------------------------------------------
+    async def logout(self, request: Request) -> Response:
+        check_change(request, self.sessions, login_needed=False)
+        body = await read_json(request)
+        everywhere = body.get("everywhere", False)
+        if not isinstance(everywhere, bool):
+            raise ApiError(400, "everywhere must be true or false")
+        token = session_token(request)
+        if everywhere:
+            count = await run_in_threadpool(self.sessions.close_all)
+            self.feed.end_private()
+            log.info("web: logged out everywhere (%d session(s) ended)", count)
+        else:
+            await run_in_threadpool(self.sessions.close, token)
+            self.feed.end_private(token)
+        new = self.sessions.new_token()
+        response = Json({"logged_in": self.sessions.logged_in(new), "csrf_token": self.sessions.csrf_token(new)})
+        set_session_cookie(response, request, new, None)
+        return response
 
-    @app.post("/api/v1/login")
-    def login() -> Response:
-        body = _json_body()
-        password = body.get("password") if isinstance(body, dict) else None
-        if not isinstance(password, str):
-            return error(400, 'send {"password": "..."}')
-        if not guard.login(password):
-            log.warning("web: wrong password from %s", request.remote_addr)
-            return error(401, "wrong password")
-        return jsonify({"logged_in": True})
-
-    @app.post("/api/v1/logout")
-    def logout() -> Response:
-        guard.logout()
-        return jsonify({"logged_in": guard.logged_in()})
-
-    @app.post("/api/v1/commands/<thing>")
-    def command(thing: str) -> Response:
+    async def command(self, request: Request) -> Response:
+        thing = request.path_params["thing"]
         if thing not in THINGS:
-            return error(404, f"unknown command {thing!r}; known: {', '.join(THINGS)}")
-        body = _json_body()
-        value = body.get("value") if isinstance(body, dict) else None
+            raise ApiError(404, f"unknown command {thing[:50]!r}; known: {', '.join(THINGS)}")
+        check_change(request, self.sessions)
+        body = await read_json(request)
+        value = body.get("value")
         try:
-            parsed = core.command(thing, _payload(value), "web")
-        except ValueError as exc:  # CommandError (a bad value) or the core refusing it
-            return error(400, str(exc))
+            parsed = await run_in_threadpool(self.core.command, thing, _payload(value), "web")
+        except CommandError as exc:
+            raise ApiError(400, str(exc)) from exc
+        except ValueError as exc:  # the core refusing it
+            raise ApiError(409, str(exc)) from exc
         log.info("web command %s: %s%s", thing, parsed.method, list(parsed.args) if parsed.args else "")
-        return _accepted({"command": parsed.method, "args": list(parsed.args)})
+        return Json({"ok": True, "command": parsed.method, "args": list(parsed.args)}, status_code=202)
 
-    @app.put("/api/v1/tracks/<int:track_id>/mood")
-    def track_mood(track_id: int) -> Response:
-        body = _json_body()
-        mood = body.get("mood") if isinstance(body, dict) else None
-        if mood not in MOODS:
-            return error(400, f"mood must be one of {', '.join(MOODS)}")
+    async def track_mood(self, request: Request) -> Response:
+        check_change(request, self.sessions)
+        track_id = track_id_param(request)
+        body = await read_json(request)
+        mood = body.get("mood")
+        if not isinstance(mood, str) or mood not in MOODS:
+            raise ApiError(400, f"mood must be one of {', '.join(MOODS)}")
         try:
-            path = core.set_track_mood(track_id, mood)
+            path = await run_in_threadpool(self.core.set_track_mood, track_id, mood)
+        except UnknownTrack as exc:
+            raise ApiError(404, str(exc)) from exc
         except TrackMoodTagged as exc:  # the file's own tag decides
-            return error(409, str(exc))
-        except ValueError as exc:
-            status = 404 if "no library track" in str(exc) else 400
-            return error(status, str(exc))
+            raise ApiError(409, str(exc)) from exc
         except OSError as exc:
-            return error(409, f"cannot write the library's moods.csv: {exc.strerror or exc}")
-        return _accepted({"track_id": track_id, "mood": mood, "written": str(path.name)})
+            raise ApiError(409, f"cannot write the library's moods.csv: {exc.strerror or exc}") from exc
+        return Json({"ok": True, "track_id": track_id, "mood": mood, "written": str(path.name)}, status_code=202)
 
-    return app
-
-
-def _accepted(data: dict[str, Any]) -> Response:
-    response = jsonify({"ok": True, **data})
-    response.status_code = 202
-    return response
+    def need_owner(self, request: Request, what: str) -> None:
+        if not self.private(request):
+            raise ApiError(401, f"log in first: {what} is for the box's owner")
 
 
-def _json_body() -> Any:
-    if not request.data:
+# ----- request input, checked -----
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty): at most MAX_BODY_BYTES, read within BODY_TIMEOUT_S."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        raise ApiError(413, f"the body is at most {MAX_BODY_BYTES // 1024} KiB")
+    chunks: list[bytes] = []
+    size = 0
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise ApiError(413, f"the body is at most {MAX_BODY_BYTES // 1024} KiB")
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), BODY_TIMEOUT_S)
+    except asyncio.TimeoutError as exc:
+        raise ApiError(408, f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s") from exc
+    raw = b"".join(chunks)
+    if not raw.strip():
         return {}
-    body = request.get_json(silent=True)
-    if body is None:
-        from werkzeug.exceptions import BadRequest
-        raise BadRequest("the body must be JSON")
+    try:
+        body = json.loads(raw)
+    except RecursionError as exc:
+        raise ApiError(400, "the body is nested too deeply") from exc
+    except ValueError as exc:
+        raise ApiError(400, "the body must be JSON (UTF-8)") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "the body must be a JSON object")
     return body
+
+
+def _one(request: Request, name: str) -> str | None:
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, f"give {name} once")
+    return values[0] if values else None
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    text = _one(request, name)
+    if text is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,6}", text) or not low <= int(text) <= high:
+        raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
+    return int(text)
+
+
+def number_param(request: Request, name: str, default: float, above: float, high: float, message: str) -> float:
+    text = _one(request, name)
+    if text is None:
+        return default
+    try:
+        value = float(text) if len(text) <= 32 else math.nan
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and above < value <= high):
+        raise ApiError(400, message)
+    return value
+
+
+def text_param(request: Request, name: str, max_length: int) -> str:
+    text = (_one(request, name) or "").strip()
+    if len(text) > max_length:
+        raise ApiError(400, f"{name} is at most {max_length} characters")
+    if any(ord(c) < 32 for c in text):
+        raise ApiError(400, f"{name} must not contain control characters")
+    return text
+
+
+def track_id_param(request: Request) -> int:
+    text = request.path_params["track_id"]
+    if not re.fullmatch(r"[0-9]{1,19}", text) or int(text) > MAX_TRACK_ID:
+        raise ApiError(404, f"no library track with id {text[:40]!r}")
+    return int(text)
 
 
 def _payload(value: Any) -> bytes:
@@ -270,13 +431,3 @@ def _payload(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
 
 
-def _limit(text: str | None, default: int) -> int:
-    try:
-        value = int(text) if text else default
-    except ValueError:
-        value = default
-    return max(1, min(value, MAX_LIMIT))
-
-
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

@@ -23,7 +23,7 @@ def _query(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": text}
 
 
-def openapi_document(version: str) -> dict[str, Any]:
+def openapi_document(version: str, password_required: bool = False) -> dict[str, Any]:
     csrf = [{"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"},
              "description": "csrf_token from GET /api/v1/session (same session cookie)"}]
     track_id = {"name": "track_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}

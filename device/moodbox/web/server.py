@@ -1,50 +1,61 @@
-"""WebAdapter: serves the app with waitress on web.bind:web.port, in a thread that never takes the
-daemon down: a crash of the server is logged and it starts again; the music plays on."""
+"""WebAdapter: serves the app with uvicorn (asyncio, h11) on web.bind:web.port in a thread of its own
+that never takes the daemon down: a crash of the server is logged and it starts again; the music
+plays on. One event loop holds every connection, so live pages and idle clients cost no threads."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import threading
 from typing import Any
 
 from moodbox.config import Config
 from moodbox.core import CoreApi
 from moodbox.web.cameraview import CameraView
-from moodbox.web.live import LiveFeed
-from moodbox.web.security import Guard, secret_key
+from moodbox.web.hosts import HostPolicy
+from moodbox.web.protocol import ConnectionLimits, protocol_class
+from moodbox.web.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
-THREADS = 4 + 4  # request threads: each live page (SSE) holds one, at most LiveFeed.MAX_CLIENTS (4)
+logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start/stop lines repeat ours
+KEEP_ALIVE_S = 15  # an idle connection between two requests
 
 
 class WebAdapter:
     def __init__(self, core: CoreApi, config: Config) -> None:
         self.core = core
         self.config = config
-        self.guard = Guard(config.web_password())
-        self.feed = LiveFeed(core)
+        self.sessions = Sessions(config.state_path, config.web_password(), config.web.session_days * 86400)
+        self.hosts = HostPolicy(config.web.allowed_hosts)
+        self.limits = ConnectionLimits()
         self.camera_view: CameraView | None = None
+        self.web: Any = None  # the WebApp (routes, live feed)
         self._server: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.port: int | None = None  # the bound port (web.port, or the one picked for port 0)
         self._bound = threading.Event()
 
+    @property
+    def feed(self) -> Any:
+        return self.web.feed
+
     def start(self) -> bool:
-        from moodbox.web.app import create_app
+        from moodbox.web.app import WebApp
 
         web = self.config.web
-        if web.camera_view and self.guard.password_required:
+        if web.camera_view and self.sessions.password_required:
             self.camera_view = CameraView()
             self.camera_view.attach(self.core)
             log.info("web: camera aim view on (web.camera_view) for logged-in pages; frames stay in memory")
         elif web.camera_view:
             log.warning("web.camera_view needs a web password (web.password or the credential web_password); "
                         "the camera view stays off")
-        self.app = create_app(self.core, self.config, self.feed, self.guard, secret_key(self.config.state_path),
-                              self.camera_view)
-        if not self.guard.password_required:
+        self.web = WebApp(self.core, self.config, self.sessions, self.hosts, self.camera_view)
+        if not self.sessions.password_required:
             log.warning("web page on http://%s:%d with no password (web.password): anyone on the network can "
                         "control the box", web.bind, web.port)
         self._thread = threading.Thread(target=self._serve_forever, name="web", daemon=True)
@@ -52,21 +63,34 @@ class WebAdapter:
         self._bound.wait(5.0)
         return True
 
-    def _serve_forever(self) -> None:
-        from waitress import create_server
+    def _listen(self) -> socket.socket:
+        web = self.config.web
+        family = socket.AF_INET6 if ":" in web.bind else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((web.bind, web.port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
+    def _serve_forever(self) -> None:
         web = self.config.web
         failures = 0
         while not self._stop.is_set():
             try:
-                self._server = create_server(self.app, host=web.bind, port=web.port, threads=THREADS,
-                                             ident="moodbox", channel_timeout=60, connection_limit=50,
-                                             clear_untrusted_proxy_headers=True)
-                self.port = int(self._server.effective_port)
-                log.info("web page on http://%s:%d/ (API: /api/v1)", web.bind, self.port)
+                sock = self._listen()
+                self.port = int(sock.getsockname()[1])
+                scheme = "https" if web.tls_certificate else "http"
+                log.info("web page on %s://%s:%d/ (API: /api/v1)", scheme, web.bind, self.port)
                 self._bound.set()
                 failures = 0
-                self._server.run()
+                asyncio.run(self._serve(sock))
                 if self._stop.is_set():
                     return
                 log.error("web server stopped by itself; starting it again")
@@ -81,15 +105,37 @@ class WebAdapter:
             if self._stop.wait(delay):
                 return
 
+    async def _serve(self, sock: socket.socket) -> None:
+        import uvicorn
+
+        web = self.config.web
+        tls = {"ssl_certfile": str(self.config.resolve_path(web.tls_certificate)),
+               "ssl_keyfile": str(self.config.resolve_path(web.tls_key))} if web.tls_certificate and web.tls_key else {}
+        config = uvicorn.Config(self.web.app, http=protocol_class(self.limits), ws="none", lifespan="off",
+                                access_log=False, log_config=None, server_header=False, date_header=True,
+                                timeout_keep_alive=KEEP_ALIVE_S, timeout_graceful_shutdown=1,
+                                h11_max_incomplete_event_size=16 * 1024, **tls)
+        server = uvicorn.Server(config)
+        self._server = server
+        self._loop = asyncio.get_running_loop()
+        self.web.feed.attach(self._loop)
+        try:
+            if self._stop.is_set():
+                return
+            await server.serve(sockets=[sock])
+        finally:
+            self.web.feed.detach()
+            self._loop = None
+            sock.close()
+
     def stop(self) -> None:
         self._stop.set()
         server = self._server
         if server is not None:
-            try:
-                server.close()
-            except Exception:  # noqa: BLE001
-                log.debug("closing the web server", exc_info=True)
+            server.should_exit = True
         if self._thread is not None:
-            self._thread.join(2.0)
+            self._thread.join(3.0)
+        if self.web is not None:
+            self.web.feed.close()
         if self.camera_view is not None:
             self.camera_view.close()
