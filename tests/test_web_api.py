@@ -15,7 +15,7 @@ import soundfile as sf
 from mutagen.flac import FLAC, Picture
 
 from core_testkit import HAPPY_FACE, wait_until
-from moodbox.core import CommandError, parse_command
+from moodbox.core import THINGS, CommandError, parse_command
 from moodbox.music.sidecar import SIDECAR_NAME
 from web_testkit import Box, Client
 
@@ -203,7 +203,8 @@ def test_openapi_lists_every_route(client: Client, box: Box) -> None:
     served = set()
     for route in box.web.web.routes:
         if route.path.startswith("/api/v1/"):
-            served |= {(route.path, m.lower()) for m in route.methods - {"HEAD", "OPTIONS"}}
+            paths = [route.path.replace("{thing}", t) for t in THINGS] if "{thing}" in route.path else [route.path]
+            served |= {(path, m.lower()) for path in paths for m in route.methods - {"HEAD", "OPTIONS"}}
     assert documented == served
 
 

@@ -15,8 +15,8 @@ Parts, the data flowing one way (camera -> faces -> readings -> mood -> queue ->
 Adapters import only from this package's top (moodbox.core), never from its modules.
 """
 from moodbox.core.api import CoreApi
-from moodbox.core.commands import (COMMAND_METHODS, MAX_PAYLOAD_BYTES, PLAYER_ACTIONS, POLICIES, THINGS, Command,
-                                   CommandError, parse_command)
+from moodbox.core.commands import (COMMAND_METHODS, MAX_OVERRIDE_TIMEOUT_S, MAX_PAYLOAD_BYTES, PLAYER_ACTIONS,
+                                   POLICIES, THINGS, Command, CommandError, parse_command)
 from moodbox.core.core import Core
 from moodbox.core.diagnostics import cpu_temperature, resident_memory_mb
 from moodbox.core.library import TrackMoodTagged, UnknownTrack
@@ -25,8 +25,8 @@ from moodbox.core.room import FACES_DIR, BurstResult
 from moodbox.core.state import STATE_TOPICS, FrameListener, Listener
 
 __all__ = [
-    "COMMAND_METHODS", "FACES_DIR", "MAX_PAYLOAD_BYTES", "PLAYER_ACTIONS", "PLAYER_STATE_FILE", "POLICIES",
-    "STATE_TOPICS", "THINGS", "BurstResult", "Command", "CommandError", "Core", "CoreApi", "FrameListener",
-    "Listener", "TrackMoodTagged", "UnknownTrack", "cpu_temperature", "mood_from_dict", "mood_to_dict", "parse_command",
-    "resident_memory_mb", "write_json_atomic",
+    "COMMAND_METHODS", "FACES_DIR", "MAX_OVERRIDE_TIMEOUT_S", "MAX_PAYLOAD_BYTES", "PLAYER_ACTIONS",
+    "PLAYER_STATE_FILE", "POLICIES", "STATE_TOPICS", "THINGS", "BurstResult", "Command", "CommandError", "Core", "CoreApi", "FrameListener",
+    "Listener", "TrackMoodTagged", "UnknownTrack", "cpu_temperature", "mood_from_dict", "mood_to_dict",
+    "parse_command",    "resident_memory_mb", "write_json_atomic",
 ]

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from moodbox import __version__
 from moodbox.config import Config
-from moodbox.core import THINGS, CommandError, CoreApi, TrackMoodTagged, UnknownTrack
+from moodbox.core import THINGS, CommandError, CoreApi, TrackMoodTagged, UnknownTrack, parse_command
 from moodbox.music.cover import embedded_cover
 from moodbox.music.moods import MOODS
 from moodbox.web.cameraview import CameraView
@@ -36,6 +36,7 @@ from moodbox.web.logins import LoginLimiter, TooManyAttempts
 from moodbox.web.openapi import openapi_document
 from moodbox.web.privacy import redact_state, redact_topic
 from moodbox.web.sessions import Sessions
+from moodbox.web.values import value_problem
 
 log = logging.getLogger(__name__)
 
@@ -263,13 +264,13 @@ class WebApp:
 
     async def login(self, request: Request) -> Response:
         check_change(request, self.sessions, login_needed=False)
-        body = await read_json(request)
+        body = await read_json(request, {"password"})
         password = body.get("password")
-        if not isinstance(password, str) or not password:
-            raise ApiError(400, 'send {"password": "..."}')
+        if not isinstance(password, str) or not 0 < len(password) <= 1024:
+            raise ApiError(400, 'send {"password": "..."} (at most 1024 characters)')
         address = request.client.host if request.client else "?"
         try:
-            right = await self.logins.attempt(address, self.sessions.check_password(password[:1024]))
+            right = await self.logins.attempt(address, self.sessions.check_password(password))
         except TooManyAttempts as exc:
             raise ApiError(429, str(exc), {"Retry-After": str(math.ceil(exc.retry_after_s))}) from exc
         if not right:
@@ -284,7 +285,7 @@ class WebApp:
 
     async def logout(self, request: Request) -> Response:
         check_change(request, self.sessions, login_needed=False)
-        body = await read_json(request)
+        body = await read_json(request, {"everywhere"})
         everywhere = body.get("everywhere", False)
         if not isinstance(everywhere, bool):
             raise ApiError(400, "everywhere must be true or false")
@@ -308,6 +309,13 @@ class WebApp:
         check_change(request, self.sessions)
         body = await read_json(request)
         value = body.get("value")
+        try:  # the MQTT parser first, so a bad value gets the same message as over MQTT
+            parse_command(thing, _payload(value), 0, 100, "web")
+        except CommandError as exc:
+            raise ApiError(400, str(exc)) from exc
+        problem = value_problem(thing, body)  # then exactly what the API document says
+        if problem is not None:
+            raise ApiError(400, problem)
         try:
             parsed = await run_in_threadpool(self.core.command, thing, _payload(value), "web")
         except CommandError as exc:
@@ -320,7 +328,7 @@ class WebApp:
     async def track_mood(self, request: Request) -> Response:
         check_change(request, self.sessions)
         track_id = track_id_param(request)
-        body = await read_json(request)
+        body = await read_json(request, {"mood"})
         mood = body.get("mood")
         if not isinstance(mood, str) or mood not in MOODS:
             raise ApiError(400, f"mood must be one of {', '.join(MOODS)}")
@@ -341,8 +349,9 @@ class WebApp:
 
 # ----- request input, checked -----
 
-async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object ({} when empty): at most MAX_BODY_BYTES, read within BODY_TIMEOUT_S."""
+async def read_json(request: Request, keys: set[str] | None = None) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty): at most MAX_BODY_BYTES, read within BODY_TIMEOUT_S;
+    with `keys`, no other key."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise ApiError(413, f"the body is at most {MAX_BODY_BYTES // 1024} KiB")
@@ -372,6 +381,9 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise ApiError(400, "the body must be JSON (UTF-8)") from exc
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
+    if keys is not None and not set(body) <= keys:
+        unknown = ", ".join(repr(k[:40]) for k in sorted(set(body) - keys)[:5])
+        raise ApiError(400, f"unknown key(s) {unknown}; this takes {', '.join(sorted(keys))}")
     return body
 
 

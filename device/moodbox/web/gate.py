@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.requests import HTTPConnection, Request
@@ -18,6 +19,10 @@ from moodbox.web.hosts import HostPolicy
 from moodbox.web.sessions import COOKIE, CSRF_HEADER, Sessions
 
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+MAX_TARGET_BYTES = 4096  # path and query string
+MAX_HEADER_BYTES = 16 * 1024
+DRAIN_BYTES = 16 * 1024  # a body up to this size is read (and dropped) when a route answers without it
+DRAIN_TIMEOUT_S = 2.0
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -39,6 +44,15 @@ def set_session_cookie(response: Response, request: Request, token: str, max_age
                         samesite="strict", secure=request.url.scheme == "https")
 
 
+async def _drain(receive: Receive) -> None:
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            while (await receive()).get("more_body", False):
+                pass
+    except TimeoutError:
+        pass
+
+
 def _refuse(status: int, message: str) -> Response:
     return Response(json.dumps({"error": message}), status_code=status, media_type="application/json")
 
@@ -51,8 +65,19 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        refusal = self.check(HTTPConnection(scope), scope)
+        connection = HTTPConnection(scope)
+        refusal = self.check(connection, scope)
         api = str(scope.get("path", "")).startswith("/api/")
+        length = connection.headers.get("content-length", "0")
+        body_read = length in ("", "0") and "transfer-encoding" not in connection.headers
+        small_body = length.isdigit() and int(length) <= DRAIN_BYTES
+
+        async def receive_body() -> Message:
+            nonlocal body_read
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_read = True
+            return message
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -61,15 +86,23 @@ class Gate:
                 headers += [(name, value) for name, value in SECURITY_HEADERS if name not in names]
                 if api and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
+                if not body_read and small_body:  # read it, so the connection can carry the next request
+                    await _drain(receive_body)
+                if not body_read:  # a large body is not read: the connection ends with this answer
+                    headers.append((b"connection", b"close"))
                 message = {**message, "headers": headers}
             await send(message)
 
         if refusal is not None:
-            await refusal(scope, receive, send_with_headers)
+            await refusal(scope, receive_body, send_with_headers)
             return
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive_body, send_with_headers)
 
     def check(self, request: HTTPConnection, scope: Scope) -> Response | None:
+        if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
+            return _refuse(414, f"the address is longer than {MAX_TARGET_BYTES} bytes")
+        if sum(len(name) + len(value) for name, value in scope.get("headers", [])) > MAX_HEADER_BYTES:
+            return _refuse(431, f"the request headers are larger than {MAX_HEADER_BYTES // 1024} KiB")
         local = scope.get("server")
         local_address = str(local[0]) if local else None
         host = request.headers.get("host", "")

@@ -78,6 +78,7 @@ class LiveFeed:
         `redact(event, payload)` -> what a page that is not logged in may see (None: everyone sees all)."""
         self._prepare = prepare
         self._redact = redact
+        self.max_pages = MAX_PAGES
         self._lock = threading.Lock()
         self._moods: collections.deque[dict[str, Any]] = collections.deque(maxlen=MAX_MOOD_POINTS)
         self._pages: set[Page] = set()
@@ -107,8 +108,8 @@ class LiveFeed:
         self._pages.clear()
 
     def connect(self, private: bool, session: str | None) -> Page:
-        if len(self._pages) >= MAX_PAGES:
-            raise TooManyPages(f"at most {MAX_PAGES} live pages at once; this page refreshes itself instead")
+        if len(self._pages) >= self.max_pages:
+            raise TooManyPages(f"at most {self.max_pages} live pages at once; this page refreshes itself instead")
         page = Page(private or self._redact is None, session)
         self._pages.add(page)
         return page

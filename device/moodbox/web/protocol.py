@@ -18,6 +18,7 @@ log = logging.getLogger("moodbox.web.server")
 MAX_PER_ADDRESS = 32  # a browser opens at most 6 per host; the rest is a misbehaving client
 MAX_CONNECTIONS = 400  # below the daemon's 1024 open files
 HEADER_TIMEOUT_S = 10.0  # from connecting (or the previous answer) to the end of the request headers
+WRITE_STALL_S = 30.0  # a client that reads nothing of our answer for this long is cut off
 
 
 @dataclass
@@ -25,9 +26,11 @@ class ConnectionLimits:
     per_address: int = MAX_PER_ADDRESS
     total: int = MAX_CONNECTIONS
     header_timeout_s: float = HEADER_TIMEOUT_S
+    write_stall_s: float = WRITE_STALL_S
     open: dict[str, int] = field(default_factory=dict)
     refused: int = 0
     timed_out: int = 0
+    stalled: int = 0
 
     @property
     def total_open(self) -> int:
@@ -48,6 +51,7 @@ class GuardedH11Protocol(H11Protocol):
         self._address = self.client[0] if self.client else "?"
         self._counted = False
         self._deadline: asyncio.TimerHandle | None = None
+        self._stall: asyncio.TimerHandle | None = None
         self._waiting_cycle: Any = None
         limits = self.limits
         if limits.open.get(self._address, 0) >= limits.per_address or limits.total_open >= limits.total:
@@ -71,6 +75,9 @@ class GuardedH11Protocol(H11Protocol):
             else:
                 self.limits.open.pop(self._address, None)
         self._disarm_deadline()
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -87,6 +94,23 @@ class GuardedH11Protocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
             self._arm_deadline()  # idle until the next request (a pipelined one is already running)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stall is None:
+            self._stall = self.loop.call_later(self.limits.write_stall_s, self._reader_stalled)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _reader_stalled(self) -> None:
+        """The client stopped reading (a stalled live page): cut it off; its browser reconnects."""
+        self._stall = None
+        self.limits.stalled += 1
+        self.transport.abort()
 
     def send_400_response(self, msg: str) -> None:
         self.transport.write(_refusal(400, "Bad Request", "this is not an HTTP/1.1 request the box can read"))

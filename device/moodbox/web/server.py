@@ -7,6 +7,7 @@ import asyncio
 import logging
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from moodbox.config import Config
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start/stop lines repeat ours
 KEEP_ALIVE_S = 15  # an idle connection between two requests
+WORKER_THREADS = 4
 
 
 class WebAdapter:
@@ -66,7 +68,7 @@ class WebAdapter:
     def _listen(self) -> socket.socket:
         web = self.config.web
         family = socket.AF_INET6 if ":" in web.bind else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # asyncio then sets TCP_NODELAY
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
@@ -106,6 +108,7 @@ class WebAdapter:
                 return
 
     async def _serve(self, sock: socket.socket) -> None:
+        import anyio.to_thread
         import uvicorn
 
         web = self.config.web
@@ -118,6 +121,9 @@ class WebAdapter:
         server = uvicorn.Server(config)
         self._server = server
         self._loop = asyncio.get_running_loop()
+        # Few worker threads for file and database reads: each thread costs memory (its own malloc arena).
+        self._loop.set_default_executor(ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="web-worker"))
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         self.web.feed.attach(self._loop)
         try:
             if self._stop.is_set():

@@ -26,7 +26,11 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (!response.ok) {
+    const err = new Error(data.error || response.statusText);
+    err.status = response.status;
+    throw err;
+  }
   return data;
 }
 
@@ -121,7 +125,10 @@ function renderQueue(entries) {
   }
 }
 
+const ownerOnly = () => session.password_required && !session.logged_in;
+
 async function loadHistory() {
+  if (ownerOnly()) { $("history").replaceChildren(el("li", "Log in to see what was played.")); return; }
   try {
     const { plays } = await api("GET", "/api/v1/history?limit=20");
     const list = $("history");
@@ -137,6 +144,7 @@ async function loadHistory() {
 }
 
 async function loadChart() {
+  if (ownerOnly()) { $("chart").replaceChildren(); $("chart-legend").textContent = "Log in to see the room's mood over time."; return; }
   try {
     const { points } = await api("GET", "/api/v1/mood/history?hours=6");
     const svg = $("chart");
@@ -237,16 +245,48 @@ async function loadSession() {
   applySession();
 }
 
-function connect() {
-  const source = new EventSource("/api/v1/events");
+function applySnapshot(snapshot) {
+  Object.assign(state, snapshot);
+  renderPlayer(); renderVolume(); renderMood(); renderRoomControls(); renderLibrary(); renderQueue(state.queue);
+  document.body.dataset.ready = "1";
+}
+
+// Live updates: Server-Sent Events; when the box refuses the stream (too many live pages) or it breaks,
+// the page polls the state every POLL_MS and says so, and tries the stream again later.
+const POLL_MS = 5000, RETRY_STREAM_MS = 60000;
+let source = null, pollTimer = null, retryTimer = null;
+
+function showLink(text, live) {
   const link = $("link");
-  source.onopen = () => { link.textContent = "live"; link.classList.add("live"); };
-  source.onerror = () => { link.textContent = "reconnecting…"; link.classList.remove("live"); };
-  source.addEventListener("snapshot", (e) => {
-    Object.assign(state, JSON.parse(e.data));
-    renderPlayer(); renderVolume(); renderMood(); renderRoomControls(); renderLibrary(); renderQueue(state.queue);
-    document.body.dataset.ready = "1";
-  });
+  link.textContent = text;
+  link.classList.toggle("live", live);
+}
+
+async function poll() {
+  try { applySnapshot(await api("GET", "/api/v1/state")); }
+  catch (err) { showLink(`cannot reach the box (${err.message}); trying again`, false); }
+}
+
+function startPolling(why) {
+  showLink(`not live (${why}): refreshing every ${POLL_MS / 1000} s`, false);
+  if (!pollTimer) { poll(); pollTimer = setInterval(poll, POLL_MS); }
+  if (!retryTimer) retryTimer = setTimeout(() => { retryTimer = null; connect(); }, RETRY_STREAM_MS);
+}
+
+function stopPolling() {
+  if (pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+}
+
+function connect() {
+  if (source) source.close();
+  source = new EventSource("/api/v1/events");
+  source.onopen = () => { stopPolling(); showLink("live", true); };
+  source.onerror = () => {
+    if (source.readyState === EventSource.CLOSED) startPolling("the box has too many live pages");
+    else startPolling("reconnecting");
+  };
+  source.addEventListener("snapshot", (e) => { stopPolling(); showLink("live", true); applySnapshot(JSON.parse(e.data)); });
   const on = (topic, render) => source.addEventListener(topic, (e) => { state[topic] = JSON.parse(e.data); render(); });
   on("player", () => { const before = $("cover").dataset.src; renderPlayer(); if ($("cover").dataset.src !== before) loadHistory(); });
   on("volume", renderVolume);
@@ -278,8 +318,13 @@ function wire() {
     catch (err) { say(`login: ${err.message}`); }
     $("password").value = "";
     await loadSession();
+    connect(); loadHistory(); loadChart();
   });
-  $("logout").addEventListener("click", async () => { await api("POST", "/api/v1/logout", {}); await loadSession(); });
+  $("logout").addEventListener("click", async () => {
+    await api("POST", "/api/v1/logout", {});
+    await loadSession();
+    connect(); loadHistory(); loadChart();
+  });
 }
 
 async function main() {
