@@ -133,3 +133,40 @@ def test_the_owner_logs_in_and_aims_the_camera(browser, tmp_path: Path, library:
     finally:
         context.close()
         owned.close()
+
+
+def test_a_page_refused_a_live_stream_polls_and_says_so(browser, box: Box) -> None:
+    box.web.feed.max_pages = 0  # as if 100 other pages were open
+    context = browser.new_context(viewport={"width": 412, "height": 915})
+    try:
+        pg = context.new_page()
+        pg.goto(box.url + "/")
+        pg.wait_for_selector("body[data-ready='1']", timeout=15000)  # the first state came by polling
+        expect(pg.locator("#link")).to_contain_text("not live")
+        expect(pg.locator("#link")).to_contain_text("refreshing every 5 s")
+        expect(pg.locator("#title")).to_have_text(box.core.snapshot()["player"]["title"])
+        box.core.set_volume(33)
+        expect(pg.locator("#volume-value")).to_have_text("33", timeout=15000)  # the next poll shows it
+    finally:
+        box.web.feed.max_pages = 100
+        context.close()
+
+
+def test_a_logged_out_page_on_a_box_with_a_password_shows_no_personal_data(browser, tmp_path: Path,
+                                                                           library: Path) -> None:
+    box = Box(tmp_path, library, web={"password": "pw"})
+    context = browser.new_context(viewport={"width": 412, "height": 915})
+    try:
+        pg = context.new_page()
+        pg.goto(box.url + "/")
+        pg.wait_for_selector("body[data-ready='1']", timeout=15000)
+        expect(pg.locator("#history")).to_contain_text("Log in to see what was played")
+        expect(pg.locator("#chart-legend")).to_contain_text("Log in")
+        assert pg.text_content("#reason") == "" and "ages" not in (pg.text_content("#mood-why") or "")
+        pg.fill("#password", "pw")
+        pg.click("#login button[type=submit]")
+        expect(pg.locator("#reason")).to_contain_text("Why: ")
+        expect(pg.locator("#link")).to_have_text("live")
+    finally:
+        context.close()
+        box.close()
