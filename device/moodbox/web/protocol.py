@@ -31,10 +31,25 @@ class ConnectionLimits:
     refused: int = 0
     timed_out: int = 0
     stalled: int = 0
+    not_http: int = 0
 
     @property
     def total_open(self) -> int:
         return sum(self.open.values())
+
+
+class _NoInvalidRequestLines(logging.Filter):
+    """uvicorn logs every unparsable request; moodbox logs them counted (a flood stays a few lines)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Invalid HTTP request received."
+
+
+logging.getLogger("uvicorn.error").addFilter(_NoInvalidRequestLines())
+
+
+def _worth_a_line(count: int) -> bool:
+    return count in (1, 10, 100) or count % 1000 == 0
 
 
 def _refusal(status: int, reason: str, message: str) -> bytes:
@@ -56,7 +71,7 @@ class GuardedH11Protocol(H11Protocol):
         limits = self.limits
         if limits.open.get(self._address, 0) >= limits.per_address or limits.total_open >= limits.total:
             limits.refused += 1
-            if limits.refused in (1, 10, 100) or limits.refused % 1000 == 0:
+            if _worth_a_line(limits.refused):
                 log.warning("web: refused a connection from %s (%d open from it, %d in all; %d refused so far)",
                             self._address, limits.open.get(self._address, 0), limits.total_open, limits.refused)
             transport.write(_refusal(503, "Service Unavailable", "too many connections from your address"))
@@ -113,6 +128,10 @@ class GuardedH11Protocol(H11Protocol):
         self.transport.abort()
 
     def send_400_response(self, msg: str) -> None:
+        self.limits.not_http += 1
+        if _worth_a_line(self.limits.not_http):
+            log.warning("web: %d request(s) that are not HTTP so far, the last from %s", self.limits.not_http,
+                        self._address)
         self.transport.write(_refusal(400, "Bad Request", "this is not an HTTP/1.1 request the box can read"))
         self.transport.close()
 
