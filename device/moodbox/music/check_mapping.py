@@ -9,6 +9,9 @@ Prints, all cross-validated in 5 folds grouped by artist (never the same artist 
       and year, scanned by the real scanner with a model fitted without the fold's artists;
       accuracy, where each mood came from and how many stay unknown.
 The old valence/energy rule is shown beside (a). Our fifth mood, tense, has no label in the file.
+Then, on listeners' own ratings (the Deezer validation split; music/check_listeners.py):
+  (d) coverage and r of the index's valence/energy with listener valence/arousal over all tracks,
+  (e) the queue check per face emotion x policy, (f) the issue's targets.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moodbox.music.check_listeners import DEFAULT_DEEZER, evaluate_listeners, print_listener_figures
 from moodbox.music.index import LibraryIndex
 from moodbox.music.moodfit import Labelled, Scores, fit, fit_set, grouped_folds, labelled_tracks, score, set_inputs
 from moodbox.music.moodmodel import FEATURES, MODEL_FILE, SETS, MoodModel
@@ -171,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="labelled tracks with the audio features and a mood column (default: %(default)s)")
     parser.add_argument("--no-library", action="store_true", help="skip (c), the end-to-end library scan")
     parser.add_argument("--priors", type=Path, help="a folder of priors tables instead of the shipped ones")
+    parser.add_argument("--deezer", type=Path, default=DEFAULT_DEEZER,
+                        help="listener ratings for (d)-(f) (default: %(default)s)")
+    parser.add_argument("--no-deezer", action="store_true", help="skip (d)-(f), the listener check")
     args = parser.parse_args(argv)
     priors = Priors.load(args.priors) if args.priors else Priors.load()
     try:
@@ -196,6 +203,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({e2e.seconds:.0f} s)")
         for source, count in e2e.sources.most_common():
             print(f"  source {source:<8} {count:>5} tracks, right mood {e2e.correct_by_source[source] / count:.3f}")
+    if not args.no_deezer:
+        try:
+            listeners = evaluate_listeners(args.deezer)
+        except (OSError, KeyError, ValueError) as exc:
+            print(f"{args.deezer}: cannot use: {exc}", file=sys.stderr)
+            return 1
+        print_listener_figures(args.deezer, listeners)
     return 0
 
 
