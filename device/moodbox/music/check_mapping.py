@@ -34,6 +34,7 @@ from moodbox.music.moodfit import Labelled, Scores, fit, fit_set, grouped_folds,
 from moodbox.music.moodmodel import FEATURES, MODEL_FILE, SETS, MoodModel
 from moodbox.music.moods import mood_for_point
 from moodbox.music.priors import Priors
+from moodbox.music.targets import describe as describe_target
 
 CLASSES = ("calm", "energetic", "happy", "sad")  # the file's labels
 DEFAULT_CSV = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "music" / "data_moods.csv"
@@ -209,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, KeyError, ValueError) as exc:
             print(f"{args.deezer}: cannot use: {exc}", file=sys.stderr)
             return 1
-        print_listener_figures(args.deezer, listeners)
+        print_listener_figures(args.deezer, listeners, describe_target)
     return 0
 
 
