@@ -86,7 +86,7 @@ def test_listener_check_scans_a_small_split_and_scores_it(tmp_path: Path) -> Non
     assert figures.r_valence > 0.8 and figures.r_arousal > 0.8
     assert set(figures.queues) == {(e, p) for e in check_listeners.EMOTIONS for p in check_listeners.POLICIES}
     assert figures.queues[("angry", "match")].valence < figures.queues[("happy", "match")].valence
-    assert len(check_listeners.targets(figures)) == 9
+    assert len(check_listeners.targets(figures)) == 8
     with pytest.raises(ValueError):
         bad = tmp_path / "bad.csv"
         bad.write_text("artist,title\nA,B\n", encoding="utf-8")

@@ -8,7 +8,7 @@ import pytest
 from moodbox.config import RecommendConfig
 from moodbox.music import History, LibraryIndex, Recommender, describe_target, target_name
 from moodbox.music.moods import MOOD_POINTS, NEUTRAL_POINT
-from moodbox.music.targets import CALM_GOAL, LIFT_GOAL, POLICIES, RAMP_TRACKS, ROOM_TARGETS, plan, room_point
+from moodbox.music.targets import CALM_GOAL, HOLD_TRACKS, LIFT_GOAL, POLICIES, ROOM_TARGETS, plan, room_point
 from moodbox.readings import EMOTIONS, MoodState
 from tests.test_music_recommend import add_tracks
 
@@ -44,11 +44,12 @@ def test_tense_rooms_aim_at_low_valence_high_energy() -> None:
 def test_calm_leads_a_tense_room_down_step_by_step() -> None:
     steps = plan(MoodState.from_emotion("angry"), "calm", 40)
     energies = [s.point[1] for s in steps]
-    assert steps[0].point == ROOM_TARGETS["angry"].point and steps[0].name == "tense"
+    ramp = 10  # a quarter of the queue
+    assert all(s.point == ROOM_TARGETS["angry"].point and s.name == "tense" for s in steps[:HOLD_TRACKS])
     assert all(b <= a for a, b in zip(energies, energies[1:]))
-    assert len({round(e, 6) for e in energies[:RAMP_TRACKS + 1]}) == RAMP_TRACKS + 1  # a step each track
-    assert steps[RAMP_TRACKS].point == CALM_GOAL.point and steps[-1].name == "calm"
-    assert steps[0].note == f"step 1/{RAMP_TRACKS + 1}"
+    assert len({round(e, 6) for e in energies[HOLD_TRACKS - 1:ramp + 1]}) == ramp - HOLD_TRACKS + 2  # a step a track
+    assert steps[ramp - 1].point != CALM_GOAL.point and steps[ramp].point == CALM_GOAL.point
+    assert steps[-1].name == "calm" and steps[0].note == f"step 1/{ramp + 1}"
     short = plan(MoodState.from_emotion("angry"), "calm", 5)
     assert short[-1].point == CALM_GOAL.point  # a short queue still arrives
 

@@ -27,7 +27,7 @@ class Target:
 ROOM_TARGETS: dict[str, Target] = {
     "angry": Target("tense", (0.10, 0.85)),
     "disgust": Target("dark", (0.15, 0.60)),
-    "fear": Target("tense", (0.15, 0.80)),
+    "fear": Target("tense", (0.10, 0.80)),
     "happy": Target("happy", (0.85, 0.70)),
     "neutral": Target("easy-going", (0.50, 0.50)),
     "sad": Target("sad", (0.05, 0.30)),
@@ -36,8 +36,9 @@ ROOM_TARGETS: dict[str, Target] = {
 LIFT_GOAL = Target("uplifting", (0.85, 0.65))
 CALM_GOAL = Target("calm", (0.50, 0.0))
 POLICIES: tuple[str, ...] = ("match", "lift", "calm")
-RAMP_TRACKS = 8  # lift and calm reach their goal after this many steps ...
-RAMP_SHARE = 0.6  # ... or this share of a shorter queue
+HOLD_TRACKS = 2  # lift and calm first meet the room for this many tracks (iso principle) ...
+RAMP_SHARE = 0.25  # ... then step to the goal, reached after a quarter of the queue ...
+MIN_RAMP = 6  # ... or after this many tracks, where the queue is long enough
 NAMED: tuple[Target, ...] = (*ROOM_TARGETS.values(), LIFT_GOAL, CALM_GOAL)
 
 
@@ -71,10 +72,11 @@ def plan(mood: MoodState, policy: str, count: int) -> list[Step]:
     if policy == "match":
         return [Step(start, target_name(*start), "")] * count
     goal = (LIFT_GOAL if policy == "lift" else CALM_GOAL).point
-    ramp = max(1, min(RAMP_TRACKS, round(count * RAMP_SHARE)))
+    ramp = max(1, round(count * RAMP_SHARE), min(MIN_RAMP, count - 1))
+    hold = max(1, min(HOLD_TRACKS, ramp - 1))
     steps = []
     for slot in range(count):
-        share = min(1.0, slot / ramp)
+        share = min(1.0, max(0, slot - hold + 1) / (ramp - hold + 1))
         point = (start[0] + (goal[0] - start[0]) * share, start[1] + (goal[1] - start[1]) * share)
         steps.append(Step(point, target_name(*point), f"step {min(slot, ramp) + 1}/{ramp + 1}"))
     return steps
