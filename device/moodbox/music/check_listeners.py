@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,8 +167,9 @@ def targets(f: ListenerFigures) -> list[tuple[str, bool]]:
     ]
 
 
-def print_listener_figures(csv_path: Path, f: ListenerFigures, name_of: object = None) -> None:
-    """name_of(emotion, policy) -> the target's name, if the recommender has one."""
+def print_listener_figures(csv_path: Path, f: ListenerFigures,
+                           name_of: Callable[[str, str], str] | None = None) -> None:
+    """name_of(emotion, policy): the target's name, shown beside each queue."""
     print(f"(d) listeners' ratings, {csv_path}: {f.tracks} tracks tagged with artist + title only, scanned "
           f"({f.seconds:.0f} s)")
     print(f"  coverage {f.coverage:.3f} (" + ", ".join(f"{s} {n}" for s, n in f.sources.most_common()) + ")")
@@ -177,7 +179,7 @@ def print_listener_figures(csv_path: Path, f: ListenerFigures, name_of: object =
     print(f"(e) queues (count {QUEUE_LENGTH}, seeds {', '.join(map(str, SEEDS))}): mean listener valence / arousal, "
           "z against the library; first and last thirds")
     for (emotion, policy), q in f.queues.items():
-        name = f" [{name_of(emotion, policy)}]" if callable(name_of) else ""
+        name = f" [{name_of(emotion, policy)}]" if name_of is not None else ""
         line = f"  {emotion:>8} {policy:<5} valence {q.valence:+.2f} arousal {q.arousal:+.2f}"
         if policy != "match":
             line += (f"   first third {q.first[0]:+.2f} / {q.first[1]:+.2f}, last third "
