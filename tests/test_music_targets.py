@@ -10,7 +10,7 @@ from moodbox.music import History, LibraryIndex, Recommender, describe_target, t
 from moodbox.music.moods import MOOD_POINTS, NEUTRAL_POINT
 from moodbox.music.targets import CALM_GOAL, HOLD_TRACKS, LIFT_GOAL, POLICIES, ROOM_TARGETS, plan, room_point
 from moodbox.readings import EMOTIONS, MoodState
-from tests.test_music_recommend import add_tracks
+from test_music_recommend import add_tracks
 
 
 def test_every_room_and_policy_has_a_named_target() -> None:
