@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "device"))
 sys.path.insert(0, str(REPO / "tools"))
 
 from build_priors import write_json_gz  # noqa: E402
-from moodbox.music.listener import LISTENER_FILE, TENSE_QUADRANT  # noqa: E402
+from moodbox.music.listener import LISTENER_FILE, TENSE_MAX_VALENCE, TENSE_MIN_ENERGY, TENSE_QUADRANT  # noqa: E402
 from moodbox.music.moodmodel import FEATURES  # noqa: E402
 from moodbox.music.priors import Priors, normalise_genre, normalise_name  # noqa: E402
 
@@ -235,8 +235,9 @@ def card(figures: dict[str, object]) -> str:
     for key, value in figures.items():
         if key != "tense":
             lines.append(f"- {key}: {value}")
-    lines += ["", f"Tense rule (listener.is_tense; listeners' quadrant: valence z < {TENSE_QUADRANT[0]}, "
-              f"arousal z > {TENSE_QUADRANT[1]}):", ""]
+    lines += ["", f"Tense rule (listener.is_tense: valence <= {TENSE_MAX_VALENCE} and energy >= {TENSE_MIN_ENERGY}), "
+              f"scored against the listeners' quadrant (valence z < {TENSE_QUADRANT[0]}, arousal z > "
+              f"{TENSE_QUADRANT[1]}):", ""]
     for split, f in figures["tense"].items():  # type: ignore[union-attr]
         lines.append(f"- {split}: {f}")
     lines += ["", "Limits: an artist's (or genre's) average stands in for the song: per track r is about 0.33 on",
