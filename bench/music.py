@@ -24,6 +24,7 @@ from moodbox.music import History, LibraryIndex, Recommender, scan_library
 from moodbox.music.audioscan import scan_audio
 from moodbox.music.priors import Priors
 from moodbox.music.moods import MOODS
+from moodbox.music.listener import shipped_listener_table
 from moodbox.music.priors import shipped_priors
 from moodbox.music.synth import Style, render, write_audio
 from moodbox.music.tagwriter import write_tags
@@ -83,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(library, ignore_errors=True)
         seconds = make_library(library, args.files)
         rows.append((f"generate {args.files} tagged files", f"{seconds:.1f} s"))
+        started = time.monotonic()
         shipped_priors()  # loaded once per process; timed apart from the scan
+        shipped_listener_table()
+        rows.append(("load priors + listener table", f"{time.monotonic() - started:.2f} s"))
         db = work / "library.db"
         db.unlink(missing_ok=True)
         with LibraryIndex(db) as index:

@@ -107,6 +107,7 @@ def test_recommend_command(config_file: Path, capsys: pytest.CaptureFixture) -> 
                      "--count", "4", "--seed", "2"]) == 0
     text = capsys.readouterr().out
     assert " 1. " in text and "lift step 1/" in text
+    assert "sad room, lift: from sad to uplifting" in text
 
 
 def test_demo_library_command_skips_what_is_there(demo: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

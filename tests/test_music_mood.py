@@ -54,7 +54,7 @@ def test_order_of_trust(tmp_path: Path) -> None:
     assert mood_for_point(artist.valence, artist.energy) == "happy" and 0.4 < artist.confidence < 1
     assert artist.era_year == 1975  # no year tag: the artist's typical year
     genre = track_mood("x/a.mp3", "", "Nobody", "", "Alt Rock", 2001, sidecar, PRIORS)
-    assert (genre.source, genre.mood, genre.era_year) == ("genre", "energetic", 2001)  # tense: owner's labels only
+    assert (genre.source, genre.mood, genre.era_year) == ("genre", "energetic", 2001)  # the model's mood (not tense)
     year = track_mood("x/a.mp3", "", "Nobody", "", "Polka-Step", 2001, sidecar, PRIORS)
     assert year.source == "year" and year.mood in MOOD_POINTS and 0 < year.confidence < 1
     unknown = track_mood("x/a.mp3", "", "Nobody", "", "Polka-Step", None, sidecar, PRIORS)

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from moodbox.commands.common import config_or_exit
-    from moodbox.music import HISTORY_FILE, INDEX_FILE, History, LibraryIndex, Recommender, choose_roots, scan_library
+    from moodbox.music import (HISTORY_FILE, INDEX_FILE, History, LibraryIndex, Recommender, choose_roots,
+                               describe_target, scan_library)
     from moodbox.readings import MoodState
 
     config = config_or_exit(args)
@@ -44,6 +45,8 @@ def main(args: argparse.Namespace) -> int:
     if not queue:
         print("no track to recommend: the library is empty (run `moodbox scan` or `moodbox demo-library`)")
         return 1
+    policy = args.policy or config.recommend.policy
+    print(f"{args.emotion} room, {policy}: {describe_target(args.emotion, policy)}")
     for number, entry in enumerate(queue, start=1):
         track = entry.track
         year = track.year or (f"~{track.era_year}" if track.era_year else "----")

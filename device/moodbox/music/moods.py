@@ -9,12 +9,14 @@ import re
 
 from moodbox.readings import EMOTION_VALENCE_AROUSAL
 
-# Label -> prototype (valence, energy). "neutral" is what unknown tracks get.
+# Label -> prototype (valence, energy), on the listener scale of music/listener.py (0.5 a typical track).
+# "neutral" is what unknown tracks get. Happy and sad lie equally far from the middle, so a neutral room
+# (targets.py: "easy-going", the middle) is not drawn to either side in a library of mood tags.
 MOOD_POINTS: dict[str, tuple[float, float]] = {
-    "happy": (0.70, 0.70),
+    "happy": (0.75, 0.65),
     "energetic": (0.50, 0.90),
     "tense": (0.15, 0.90),
-    "sad": (0.25, 0.40),
+    "sad": (0.25, 0.35),
     "calm": (0.35, 0.15),
 }
 NEUTRAL_POINT: tuple[float, float] = (0.5, 0.5)

@@ -1,9 +1,10 @@
 """Recommender: the room's mood + policy + listeners' ages + history -> an ordered queue with reasons.
 
-Each queue position has a target point in valence/energy space (0..1):
-  match: the room's mood on Russell's circumplex (readings.EMOTION_VALENCE_AROUSAL, -1..1 -> 0..1);
-  lift:  iso principle, start at the room's mood and step toward a positive target;
-  calm:  start at the room's mood and step toward low energy.
+Each queue position has a target point in valence/energy space (0..1), from the room -> target map
+(music/targets.py; reasons in docs/music-moods.md):
+  match: the room's own feel (an angry room: tense music; a neutral room: a typical track);
+  lift:  iso principle, start at the room's mood and step toward uplifting music;
+  calm:  iso principle, start at the room's mood and step down toward calm music.
 A share `era_share` of positions prefers tracks from when a listener was 10-25 (reminiscence bump).
 Hard rules: no explicit track with anyone under 13; no artist twice within `artist_gap`, no track twice
 within `repeat_window` (both counted over recent plays + the queue), relaxed only when nothing else is left.
@@ -21,15 +22,12 @@ import numpy as np
 from moodbox.config import RecommendConfig
 from moodbox.music.history import Feedback, History
 from moodbox.music.index import LibraryIndex
-from moodbox.music.moods import mood_for_point, to_track_space
+from moodbox.music.targets import POLICIES, Step, plan
 from moodbox.music.track import Track
 from moodbox.readings import MoodState
 
 log = logging.getLogger(__name__)
 
-LIFT_GOAL = (0.80, 0.65)  # happy, moderately energetic
-CALM_GOAL = (0.55, 0.15)  # pleasant, low energy
-RAMP_SHARE = 0.6  # lift/calm reach their goal after this share of the queue
 CHILD_AGE = 13  # anyone younger present -> no explicit tracks
 ERA_START_AGE, ERA_END_AGE = 10, 25  # the reminiscence bump
 NEAR = 0.25  # distance in mood space still called "near"
@@ -74,8 +72,8 @@ class Recommender:
                   seed: int | None = None) -> list[QueueEntry]:
         count = count if count is not None else self.config.queue_length
         policy = policy or self.config.policy
-        if policy not in ("match", "lift", "calm"):
-            raise ValueError(f"unknown policy {policy!r}; one of match, lift, calm")
+        if policy not in POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; one of {', '.join(POLICIES)}")
         seed = seed if seed is not None else self.config.seed
         rng = np.random.default_rng(seed)
         with self._lock:
@@ -94,7 +92,8 @@ class Recommender:
         chosen: list[int] = []
         queue: list[QueueEntry] = []
         era_turn = 0
-        for slot, (target, step_note) in enumerate(_targets(mood, policy, count)):
+        for slot, step in enumerate(plan(mood, policy, count)):
+            target = step.point
             window = None
             if windows and _is_era_slot(slot, self.config.era_share):
                 window = windows[era_turn % len(windows)]
@@ -113,7 +112,7 @@ class Recommender:
                 log.info("library exhausted after %d of %d tracks", len(queue), count)
                 break
             chosen.append(pick)
-            queue.append(QueueEntry(track, _reason(track, target, policy, step_note, window if "era" in notes else None,
+            queue.append(QueueEntry(track, _reason(track, step, policy, window if "era" in notes else None,
                                                    float(distance[pick]), feedback.get(track.id),
                                                    [n for n in notes if n != "era"])))
         return queue
@@ -172,21 +171,6 @@ class Recommender:
         return self._library
 
 
-def _targets(mood: MoodState, policy: str, count: int) -> list[tuple[tuple[float, float], str]]:
-    """(valence, energy) target per queue position, with a note on the step for lift/calm."""
-    start = to_track_space(mood.valence, mood.arousal)
-    if policy == "match":
-        return [(start, "")] * count
-    goal = LIFT_GOAL if policy == "lift" else CALM_GOAL
-    ramp = max(1, round(count * RAMP_SHARE))
-    targets = []
-    for slot in range(count):
-        share = min(1.0, slot / ramp)
-        point = (start[0] + (goal[0] - start[0]) * share, start[1] + (goal[1] - start[1]) * share)
-        targets.append((point, f"step {min(slot, ramp) + 1}/{ramp + 1}"))
-    return targets
-
-
 def _era_windows(ages: tuple[float, ...], year: int) -> list[tuple[int, int]]:
     """Years each listener was 10-25; listeners too young to have one are left out."""
     windows = []
@@ -203,11 +187,10 @@ def _is_era_slot(slot: int, share: float) -> bool:
     return math.ceil(round((slot + 1) * share, 9)) > math.ceil(round(slot * share, 9))
 
 
-def _reason(track: Track, target: tuple[float, float], policy: str, step_note: str, window: tuple[int, int] | None,
+def _reason(track: Track, step: Step, policy: str, window: tuple[int, int] | None,
             distance: float, feedback: Feedback | None, notes: list[str]) -> str:
-    aim = mood_for_point(*target)
     fit = "fits" if distance <= NEAR else f"nearest available (distance {distance:.2f})"
-    parts = [f"{policy}{' ' + step_note if step_note else ''}: aiming at {aim}; "
+    parts = [f"{policy}{' ' + step.note if step.note else ''}: aiming at {step.name}; "
              f"{track.mood} ({_source_text(track.mood_source, track.mood_confidence)}) {fit}"]
     if window is not None:
         guess = "" if track.year else " (artist's typical year)"
