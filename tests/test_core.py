@@ -158,17 +158,19 @@ def test_missing_camera_gives_error_state_and_music_plays_on(start_core, tmp_pat
     assert h.core.snapshot()["player"]["state"] == "playing"
 
 
-def test_detection_off_reads_no_frames_and_still_refreshes_the_queue(start_core) -> None:
+def test_detection_off_reads_no_frames_and_a_refresh_keeps_the_music(start_core) -> None:
     h = start_core()
-    first_track_started(h)
+    playing = first_track_started(h)
     h.events.event("capture", match=lambda d: d["active"] is False)
     mark = h.events.mark()
     h.core.set_detection(False)
     h.events.wait_for("camera", lambda d: d["status"] == "off", mark)
     assert h.events.wait_for("detection", since=mark) == {"enabled": False}
     h.core.refresh_mood("test")
-    first_track_started(h, mark)  # a new queue for the current mood
-    assert not [e for e in h.events.of("event", mark) if e["type"] == "capture"]
+    skipped = h.events.event("refresh_skipped", mark)  # nothing to read: said, and the track plays on
+    assert "detection" in skipped["why"] or "off" in skipped["why"], skipped
+    assert h.core.snapshot()["player"]["title"] == playing["title"]
+    assert not [e for e in h.events.of("event", mark) if e["type"] in ("capture", "track_started")]
     assert not h.core.room.camera_open  # closed (the worker thread owns it)
     mark = h.events.mark()
     h.core.set_detection(True)

@@ -207,9 +207,9 @@ def test_a_huge_body_is_refused_before_it_is_read(box: Box, client: Client) -> N
 
 
 def test_no_body_is_read_slower_than_its_deadline(box: Box, client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    import moodbox.web.app as web_app
+    import moodbox.web.checks as checks
 
-    monkeypatch.setattr(web_app, "BODY_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(checks, "BODY_TIMEOUT_S", 1.0)
     head = (f"POST /api/v1/commands/policy HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"X-CSRF-Token: {client.csrf}\r\nCookie: {cookie(client)}\r\nContent-Length: 100\r\n\r\n{{").encode()
     status, body = status_and_json(raw_request(box, head))

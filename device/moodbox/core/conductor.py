@@ -67,8 +67,12 @@ class Conductor:
             return
         why = self.room.cannot_look()
         if why is not None:
-            log.info("refresh (%s): %s, new queue for the current mood", reason, why)
-            self.new_queue(reason)
+            if self.playback.needs_queue():
+                log.info("refresh (%s): %s, new queue for the current mood", reason, why)
+                self.new_queue(reason)
+            else:  # nothing new to read: the music plays on
+                log.info("refresh (%s): %s; nothing to read, the music plays on", reason, why)
+                self.board.event("refresh_skipped", reason=reason, why=why)
             return
         self.room.begin_burst()
         self.runner.submit("burst", lambda: self.runner.post(self.on_burst_done, reason, self.room.capture_burst()))
@@ -110,6 +114,17 @@ class Conductor:
         if not liked:
             self.playback.call("next")
 
+    def play_picked(self, items: list[Any], where: str) -> None:
+        """The owner's pick (see Core.play_tracks)."""
+        reasons = ["you picked it"] * len(items)
+        if where == "now" or self.playback.needs_queue():
+            self.playback.load(items, reasons, play=True, picked=True)
+        else:
+            self.playback.add(items, reasons, next_up=where == "next")
+        log.info("picked: %d track(s) to play %s, first: %s", len(items),
+                 {"now": "now", "next": "next", "end": "at the end"}[where], items[0].label)
+        self.persist(force=True)
+
     def rescan(self) -> None:
         self.scanner.start()
 
@@ -148,7 +163,7 @@ class Conductor:
         child_arrived = _child_present(update.mood.ages) and not had_child
         if child_arrived:
             log.info("a child came into the room: new queue (no explicit tracks)")
-        if changed or child_arrived or self.playback.needs_queue():
+        if self.playback.needs_queue() or ((changed or child_arrived) and not self.playback.picked):
             self.new_queue(reason)
         else:
             self.ready.set()
@@ -214,6 +229,8 @@ class Conductor:
                 self.runner.submit("record play", lambda: self.library.record_play(track_id, emotion, position,
                                                                                    duration, skipped))
         elif name == "queue_ended":
+            if self.playback.picked:
+                log.info("the picked tracks have ended: back to reading the room")
             self.playback.ran_out()
             if self.config.mood.refresh_on_queue_end:
                 self.refresh("queue_end")

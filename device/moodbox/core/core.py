@@ -21,6 +21,8 @@ from moodbox.core.runner import Runner
 from moodbox.core.scanning import LibraryScanner
 from moodbox.core.state import FrameListener, Listener, StateBoard
 
+PLAY_WHERE = ("now", "next", "end")  # where play_tracks puts the owner's pick
+
 log = logging.getLogger(__name__)
 
 
@@ -128,6 +130,22 @@ class Core:
     def rescan_library(self) -> None:
         self._post(self.conductor.rescan)
 
+    def play_tracks(self, track_ids: list[int], where: str) -> None:
+        """The owner's pick: library tracks to play now (a new queue), next, or at the end of the queue.
+        The room's mood does not replace a picked queue; when it ends, the box reads the room again.
+        Raises ValueError for a bad `where`, UnknownTrack for an id with no track."""
+        if where not in PLAY_WHERE:
+            raise ValueError(f"where must be one of {', '.join(PLAY_WHERE)}")
+        if not track_ids:
+            raise ValueError("no tracks to play")
+        self._post(self.conductor.play_picked, self.library.play_items(track_ids), where)
+
+    def seek(self, seconds: float) -> None:
+        """Go to `seconds` into the playing track."""
+        if not seconds >= 0:
+            raise ValueError("seconds must be 0 or more")
+        self._post(self.playback.seek, float(seconds))
+
     def button(self, kind: Literal["press", "hold"]) -> None:
         """A button press or hold: does gpio.press_action / gpio.hold_action."""
         if kind not in ("press", "hold"):
@@ -148,11 +166,29 @@ class Core:
         """Library tracks matching `text` in title, artist, album or genre, with their mood and its source."""
         return self.library.search(text, limit)
 
+    def library_artists(self) -> list[dict[str, Any]]:
+        """Every artist with its number of albums and tracks."""
+        return self.library.artists()
+
+    def library_albums(self, artist: str | None = None) -> list[dict[str, Any]]:
+        """Albums (of one artist), each with an id for library_album() and play_tracks()."""
+        return self.library.albums(artist)
+
+    def library_album(self, album_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        return self.library.album(album_id)
+
+    def library_moods(self) -> dict[str, int]:
+        """How many tracks have each mood."""
+        return self.library.mood_counts()
+
+    def tracks_with_mood(self, mood: str, limit: int = 100) -> list[dict[str, Any]]:
+        return self.library.with_mood(mood, limit)
+
     def track_file(self, track_id: int) -> Path | None:
         """The file of a library track (for its cover picture), or None."""
         return self.library.track_file(track_id)
 
-    def set_track_mood(self, track_id: int, mood: str) -> Path:
+    def set_track_mood(self, track_id: int, mood: str | None) -> Path:
         """The owner's correction: writes `moods.csv` in the track's library folder, then rescans.
         Raises ValueError (unknown track or mood; TrackMoodTagged) or OSError (folder not writable)."""
         return self.library.set_track_mood(track_id, mood, rescan=self.rescan_library)

@@ -128,15 +128,52 @@ class Library:
         """Library tracks matching `text` in title, artist, album or genre, with their mood and its source."""
         if self.index is None:
             return []
-        return [{"track_id": t.id, "title": t.title, "artist": t.artist, "album": t.album, "year": t.year,
-                 "genre": t.genre, "duration": t.duration, "mood": t.mood, "mood_source": t.mood_source,
-                 "mood_confidence": round(t.mood_confidence, 3)} for t in self.index.search(text, limit)]
+        return [_track_dict(t) for t in self.index.search(text, limit)]
+
+    def artists(self) -> list[dict[str, Any]]:
+        if self.index is None:
+            return []
+        return [{"name": name, "albums": albums, "tracks": tracks} for name, albums, tracks in self.index.artists()]
+
+    def albums(self, artist: str | None = None) -> list[dict[str, Any]]:
+        return self.index.albums(artist) if self.index is not None else []
+
+    def album(self, album_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """(the album, its tracks), or None."""
+        tracks = self.index.album_tracks(album_id) if self.index is not None else []
+        if not tracks:
+            return None
+        first = tracks[0]
+        album = {"id": album_id, "title": first.album, "artist": first.album_artist or first.artist,
+                 "year": max((t.year for t in tracks if t.year), default=None), "tracks": len(tracks),
+                 "duration": round(sum(t.duration or 0.0 for t in tracks), 1)}
+        return album, [_track_dict(t) for t in tracks]
+
+    def with_mood(self, mood: str, limit: int) -> list[dict[str, Any]]:
+        return [_track_dict(t) for t in self.index.tracks_with_mood(mood, limit)] if self.index is not None else []
+
+    def mood_counts(self) -> dict[str, int]:
+        return dict(self.index.mood_counts()) if self.index is not None else {}
+
+    def play_items(self, track_ids: list[int]) -> list[Any]:
+        """Play items for library tracks, in the order given; raises UnknownTrack for an id with no track."""
+        from moodbox.player import PlayItem
+
+        items = []
+        for track_id in track_ids:
+            track = self.index.get(track_id) if self.index is not None else None
+            if track is None:
+                raise UnknownTrack(f"no library track with id {track_id}")
+            items.append(PlayItem(path=str(track.path), title=track.title, artist=track.artist, album=track.album,
+                                  mood=track.mood, source="library", track_id=track.id,
+                                  duration=track.duration or None))
+        return items
 
     def track_file(self, track_id: int) -> Path | None:
         track = self.index.get(track_id) if self.index is not None else None
         return track.path if track else None
 
-    def set_track_mood(self, track_id: int, mood: str, rescan: Callable[[], None]) -> Path:
+    def set_track_mood(self, track_id: int, mood: str | None, rescan: Callable[[], None]) -> Path:
         """Write the owner's correction to `moods.csv` in the track's library folder, then rescan.
         Raises ValueError (unknown track or mood), TrackMoodTagged or OSError (folder not writable)."""
         from moodbox.music.sidecar import set_sidecar_mood
@@ -145,11 +182,11 @@ class Library:
         track = self.index.get(track_id) if where is not None else None
         if where is None or track is None:
             raise UnknownTrack(f"no library track with id {track_id}")
-        if track.mood_source == "tag":
+        if track.mood_source == "tag" and mood is not None:
             raise TrackMoodTagged(f"{where[1]} has a mood tag ({track.mood_tag!r}), which wins over moods.csv: "
                                   "change the tag in a tag editor instead")
         path = set_sidecar_mood(where[0], where[1], mood)
-        log.info("mood of %s set to %s in %s", where[1], mood, path)
+        log.info("mood of %s %s in %s", where[1], f"set to {mood}" if mood else "correction removed", path)
         rescan()
         return path
 
@@ -161,3 +198,10 @@ class Library:
                 part.close()
             except Exception:  # noqa: BLE001
                 log.exception("closing %s failed", type(part).__name__)
+
+
+def _track_dict(t: Any) -> dict[str, Any]:
+    """A library track as the API and the page show it."""
+    return {"track_id": t.id, "title": t.title, "artist": t.artist, "album": t.album, "year": t.year,
+            "genre": t.genre, "duration": t.duration, "track_number": t.track_number, "mood": t.mood,
+            "mood_source": t.mood_source, "mood_confidence": round(t.mood_confidence, 3)}

@@ -24,6 +24,7 @@ class Playback:
         self.reasons: list[str] = []
         self.queue_finished = False  # the player ran past the last track
         self.resumed_quiet = False  # resumed a paused queue: the first automatic queue does not play
+        self.picked = False  # the owner chose this queue (the room's mood does not replace it until it ends)
 
     def start(self) -> None:
         """Raises PlayerError when mpv cannot run at all."""
@@ -53,10 +54,23 @@ class Playback:
         self.volume = volume
         self.publish_volume()
 
-    def load(self, items: list[Any], reasons: list[str], play: bool) -> None:
+    def load(self, items: list[Any], reasons: list[str], play: bool, picked: bool = False) -> None:
         self.reasons = reasons
         self.queue_finished = False
+        self.picked = picked
         self.player.load(items, play=play)
+        self.refresh_state()
+
+    def add(self, items: list[Any], reasons: list[str], next_up: bool) -> None:
+        """Hand-picked tracks after the current one or at the end of the queue."""
+        at = len(self.reasons) if not next_up or self.player.status().index is None else self.player.status().index + 1
+        self.reasons[at:at] = reasons
+        self.player.insert(items, next_up)
+        self.picked = True
+        self.refresh_state()
+
+    def seek(self, seconds: float) -> None:
+        self.player.seek(seconds)
         self.refresh_state()
 
     def ran_out(self) -> None:
@@ -115,13 +129,15 @@ class Playback:
             "reason": self.reason_at(status.index),
             "duration": status.duration,
             "position": status.position,
+            "queue_source": "picked" if self.picked else "room",
         }, ignore=("position",))
 
     # ----- persistence -----
 
     def export(self) -> dict[str, Any]:
         """The queue, position and reasons for player.json."""
-        return {"player": self.player.export_state(), "reasons": self.reasons, "queue_finished": self.queue_finished}
+        return {"player": self.player.export_state(), "reasons": self.reasons, "queue_finished": self.queue_finished,
+                "picked": self.picked}
 
     def resume(self, data: dict[str, Any]) -> None:
         """Load a saved queue (playing again if it was playing); files that are gone restart it from the top."""
@@ -138,6 +154,7 @@ class Playback:
         self.reasons = [str(r) for r in reasons] if isinstance(reasons, list) else []
         play = saved.get("state") == "playing"
         self.queue_finished = bool(data.get("queue_finished"))
+        self.picked = bool(data.get("picked"))
         self.resumed_quiet = not play and not self.queue_finished
         self.player.load(args["items"], index=args["index"], position=args["position"], play=play)
         log.info("resumed the saved queue: %d tracks, at %d, %.0f s%s", len(items), args["index"], args["position"],

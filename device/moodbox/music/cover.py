@@ -14,6 +14,33 @@ MAX_COVER_BYTES = 4 * 1024 * 1024  # a bigger picture is not served
 FRONT_COVER = 3  # the picture type "Cover (front)" of ID3 and FLAC
 
 
+FOLDER_NAMES = ("cover", "folder", "front", "album")
+FOLDER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
+
+
+def find_cover(path: Path) -> tuple[bytes, str] | None:
+    """The track's cover: the picture embedded in the file, else cover.jpg / folder.jpg (and the like) beside it."""
+    return embedded_cover(path) or folder_cover(path)
+
+
+def folder_cover(path: Path) -> tuple[bytes, str] | None:
+    try:
+        pictures = {p.name.lower(): p for p in path.parent.iterdir() if p.suffix.lower() in FOLDER_TYPES}
+    except OSError:
+        return None
+    for name in FOLDER_NAMES:
+        for suffix, mime in FOLDER_TYPES.items():
+            found = pictures.get(name + suffix)
+            if found is None:
+                continue
+            try:
+                if found.stat().st_size <= MAX_COVER_BYTES:
+                    return found.read_bytes(), mime
+            except OSError:
+                continue
+    return None
+
+
 def embedded_cover(path: Path) -> tuple[bytes, str] | None:
     """(image bytes, MIME type) of the file's front cover (else its first picture), or None."""
     try:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 3  # 3: audio_features
 MISSING_KEEP_S = 90 * 24 * 3600
 PRESENT = "missing_since IS NULL"
+ARTIST = "COALESCE(NULLIF(album_artist, ''), artist)"  # whom an album is listed under
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracks (
@@ -147,6 +148,42 @@ class LibraryIndex:
                 f"{SELECT_TRACKS} WHERE {PRESENT} AND (title LIKE ? ESCAPE '\\' OR artist LIKE ? ESCAPE '\\' "
                 "OR album LIKE ? ESCAPE '\\' OR genre LIKE ? ESCAPE '\\') ORDER BY artist, album, track_number, title "
                 "LIMIT ?", (pattern, pattern, pattern, pattern, int(limit))).fetchall()
+        return [_track(row) for row in rows]
+
+    def artists(self) -> list[tuple[str, int, int]]:
+        """(artist, albums, tracks) of every artist (the album artist where there is one), by name."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {ARTIST}, COUNT(DISTINCT NULLIF(album, '')), COUNT(*) FROM tracks WHERE {PRESENT} "
+                f"GROUP BY {ARTIST} ORDER BY {ARTIST} COLLATE NOCASE").fetchall()
+        return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def albums(self, artist: str | None = None) -> list[dict[str, Any]]:
+        """Albums, each named by its smallest track id (stable while that track is there), by artist and year."""
+        where = f"{PRESENT} AND album != ''" + (f" AND {ARTIST} = ?" if artist is not None else "")
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT MIN(id), album, {ARTIST}, MAX(year), COUNT(*), SUM(duration) FROM tracks WHERE {where} "
+                f"GROUP BY {ARTIST}, album ORDER BY {ARTIST} COLLATE NOCASE, MAX(year), album COLLATE NOCASE",
+                (artist,) if artist is not None else ()).fetchall()
+        return [{"id": r[0], "title": r[1], "artist": r[2], "year": r[3], "tracks": r[4],
+                 "duration": round(r[5] or 0.0, 1)} for r in rows]
+
+    def album_tracks(self, album_id: int) -> list[Track]:
+        """The tracks of the album `album_id` names (see albums()), in album order; [] for no such album."""
+        first = self.get(album_id)
+        if first is None or not first.album:
+            return []
+        with self._lock:
+            rows = self._conn.execute(
+                f"{SELECT_TRACKS} WHERE {PRESENT} AND album = ? AND {ARTIST} = ? "
+                "ORDER BY track_number, title", (first.album, first.album_artist or first.artist)).fetchall()
+        return [_track(row) for row in rows]
+
+    def tracks_with_mood(self, mood: str, limit: int = 100) -> list[Track]:
+        with self._lock:
+            rows = self._conn.execute(f"{SELECT_TRACKS} WHERE {PRESENT} AND mood = ? "
+                                      "ORDER BY mood_confidence DESC, artist, title LIMIT ?", (mood, int(limit))).fetchall()
         return [_track(row) for row in rows]
 
     def location(self, track_id: int) -> tuple[Path, str] | None:

@@ -111,11 +111,11 @@ def _is_glob(pattern: str) -> bool:
     return any(ch in pattern for ch in "*?[")
 
 
-def set_sidecar_mood(root: Path, relative_path: str, mood: str) -> Path:
+def set_sidecar_mood(root: Path, relative_path: str, mood: str | None) -> Path:
     """Write `relative_path,mood` into root/moods.csv (replacing that exact path's row, keeping every other
-    line and comment as it was), atomically. Returns the file. Raises ValueError for an unknown mood or a
-    path outside the root, OSError when the folder is not writable."""
-    if mood not in MOOD_POINTS:
+    line and comment as it was), atomically; mood None removes the row (undo). Returns the file. Raises
+    ValueError for an unknown mood or a path outside the root, OSError when the folder is not writable."""
+    if mood is not None and mood not in MOOD_POINTS:
         raise ValueError(f"unknown mood {mood!r} (use one of {', '.join(MOOD_POINTS)})")
     relative_path = relative_path.replace("\\", "/")
     if not relative_path or relative_path.startswith("/") or ".." in relative_path.split("/"):
@@ -140,9 +140,10 @@ def set_sidecar_mood(root: Path, relative_path: str, mood: str) -> Path:
             raise ValueError(f"{path}: its header has no 'path' and 'mood' columns; fix it by hand first")
         header = ["path", "mood", "valence", "energy"]
         kept.insert(0, ",".join(header))
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow([relative_path if c == "path" else mood if c == "mood" else ""
-                                                 for c in header])
-    kept.append(out.getvalue())
+    if mood is not None:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow([relative_path if c == "path" else mood if c == "mood" else ""
+                                                     for c in header])
+        kept.append(out.getvalue())
     write_text_atomic(path, "\n".join(kept) + "\n")
     return path

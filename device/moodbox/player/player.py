@@ -128,6 +128,21 @@ class MpvPlayer:
             if play:
                 self.play()
 
+    def insert(self, items: list[PlayItem], next_up: bool) -> None:
+        """Add items after the current one (next_up) or at the end, without touching what plays."""
+        with self._lock:
+            at = len(self._queue) if not next_up or self._queue.index is None else self._queue.index + 1
+            self._queue.items[at:at] = items
+            if self._queue.index is None and self._queue.items:
+                self._queue.index = 0
+
+    def seek(self, seconds: float) -> None:
+        """Go to `seconds` into the current track (playing or paused)."""
+        with self._lock:
+            if self._state in ("playing", "paused") and self._queue.current is not None:
+                self._queue.position = max(0.0, float(seconds))
+                self._mpv.set_property("time-pos", self._queue.position)
+
     def play(self) -> None:
         """Play: resume when paused, start the current queue item when stopped."""
         with self._lock:

@@ -5,7 +5,6 @@ its cause, is JSON {"error": ...} with a 4xx status; no request input reaches a 
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -20,15 +19,18 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from moodbox import __version__
 from moodbox.config import Config
 from moodbox.core import THINGS, CommandError, CoreApi, TrackMoodTagged, UnknownTrack, parse_command
-from moodbox.music.cover import embedded_cover
+from moodbox.music.cover import find_cover
 from moodbox.music.moods import MOODS
+from moodbox.web.browse import Browse
 from moodbox.web.cameraview import CameraView
+from moodbox.web.checks import (MAX_LIMIT, ApiError, Json, error_response, int_param, number_param, read_json,
+                                 text_param, track_id_param)
 from moodbox.web.gate import ChangeRefused, Gate, check_change, session_token, set_session_cookie
 from moodbox.web.hosts import HostPolicy
 from moodbox.web.live import LiveFeed, TooManyPages, sse
@@ -41,43 +43,8 @@ from moodbox.web.values import value_problem
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-MAX_BODY_BYTES = 16 * 1024
-BODY_TIMEOUT_S = 10.0
-MAX_LIMIT = 500
 MAX_SEARCH = 200
-MAX_TRACK_ID = 2**63 - 1
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(css|js|png|svg|webmanifest|ico)$")
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
-
-
-class Json(JSONResponse):
-    """JSON that a browser can parse: NaN and infinities become null instead of failing the answer."""
-
-    def render(self, content: Any) -> bytes:
-        try:
-            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        except ValueError:
-            text = json.dumps(_finite(content), ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-8")
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Json:
-    return Json({"error": message}, status_code=status, headers=headers)
 
 
 class WebApp:
@@ -107,6 +74,7 @@ class WebApp:
             Route("/api/v1/login", self.login, methods=["POST"]),
             Route("/api/v1/logout", self.logout, methods=["POST"]),
             Route("/api/v1/commands/{thing}", self.command, methods=["POST"]),
+            *Browse(core, sessions).routes(),
         ]
         handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
             ApiError: self._api_error, ChangeRefused: self._api_error, HTTPException: self._http_error,
@@ -147,7 +115,7 @@ class WebApp:
                 path = self.core.track_file(track_id)
                 if len(self._covers) > 5000:
                     self._covers.clear()
-                self._covers[track_id] = path is not None and embedded_cover(path) is not None
+                self._covers[track_id] = path is not None and find_cover(path) is not None
             url = f"/api/v1/tracks/{track_id}/cover" if self._covers.get(track_id) else None
         player["cover"] = url
         return player
@@ -215,12 +183,12 @@ class WebApp:
         track_id = track_id_param(request)
         found = await run_in_threadpool(self._cover, track_id)
         if found is None:
-            raise ApiError(404, f"track {track_id} has no embedded cover picture")
+            raise ApiError(404, f"track {track_id} has no cover picture (none in the file, no cover.jpg or folder.jpg beside it)")
         return Response(found[0], media_type=found[1], headers={"Cache-Control": "max-age=3600"})
 
     def _cover(self, track_id: int) -> tuple[bytes, str] | None:
         path = self.core.track_file(track_id)
-        return embedded_cover(path) if path is not None else None
+        return find_cover(path) if path is not None else None
 
     async def camera_picture(self, request: Request) -> Response:
         if self.camera_view is None:
@@ -345,91 +313,6 @@ class WebApp:
     def need_owner(self, request: Request, what: str) -> None:
         if not self.private(request):
             raise ApiError(401, f"log in first: {what} is for the box's owner")
-
-
-# ----- request input, checked -----
-
-async def read_json(request: Request, keys: set[str] | None = None) -> dict[str, Any]:
-    """The body as a JSON object ({} when empty): at most MAX_BODY_BYTES, read within BODY_TIMEOUT_S;
-    with `keys`, no other key."""
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-        raise ApiError(413, f"the body is at most {MAX_BODY_BYTES // 1024} KiB")
-    chunks: list[bytes] = []
-    size = 0
-
-    async def read() -> None:
-        nonlocal size
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                raise ApiError(413, f"the body is at most {MAX_BODY_BYTES // 1024} KiB")
-            chunks.append(chunk)
-
-    try:
-        await asyncio.wait_for(read(), BODY_TIMEOUT_S)
-    except asyncio.TimeoutError as exc:
-        raise ApiError(408, f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s") from exc
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
-    try:
-        body = json.loads(raw)
-    except RecursionError as exc:
-        raise ApiError(400, "the body is nested too deeply") from exc
-    except ValueError as exc:
-        raise ApiError(400, "the body must be JSON (UTF-8)") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    if keys is not None and not set(body) <= keys:
-        unknown = ", ".join(repr(k[:40]) for k in sorted(set(body) - keys)[:5])
-        raise ApiError(400, f"unknown key(s) {unknown}; this takes {', '.join(sorted(keys))}")
-    return body
-
-
-def _one(request: Request, name: str) -> str | None:
-    values = request.query_params.getlist(name)
-    if len(values) > 1:
-        raise ApiError(400, f"give {name} once")
-    return values[0] if values else None
-
-
-def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    text = _one(request, name)
-    if text is None:
-        return default
-    if not re.fullmatch(r"[0-9]{1,6}", text) or not low <= int(text) <= high:
-        raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
-    return int(text)
-
-
-def number_param(request: Request, name: str, default: float, above: float, high: float, message: str) -> float:
-    text = _one(request, name)
-    if text is None:
-        return default
-    try:
-        value = float(text) if len(text) <= 32 else math.nan
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and above < value <= high):
-        raise ApiError(400, message)
-    return value
-
-
-def text_param(request: Request, name: str, max_length: int) -> str:
-    text = (_one(request, name) or "").strip()
-    if len(text) > max_length:
-        raise ApiError(400, f"{name} is at most {max_length} characters")
-    if any(ord(c) < 32 for c in text):
-        raise ApiError(400, f"{name} must not contain control characters")
-    return text
-
-
-def track_id_param(request: Request) -> int:
-    text = request.path_params["track_id"]
-    if not re.fullmatch(r"[0-9]{1,19}", text) or int(text) > MAX_TRACK_ID:
-        raise ApiError(404, f"no library track with id {text[:40]!r}")
-    return int(text)
 
 
 def _payload(value: Any) -> bytes:

@@ -96,6 +96,22 @@ SCHEMAS: dict[str, Any] = {
         "duration": nullable("number"), "mood": {"type": "string"}, "mood_source": nullable("string"),
         "mood_confidence": nullable("number")}),
     "SearchResult": obj(["q", "tracks"], {"q": {"type": "string"}, "tracks": {"type": "array", "items": ref("Track")}}),
+    "Artists": obj(["artists"], {"artists": {"type": "array", "items": obj(["name", "albums", "tracks"], {
+        "name": {"type": "string"}, "albums": {"type": "integer"}, "tracks": {"type": "integer"}})}}),
+    "Album": obj(["id", "title", "artist", "tracks"], {
+        "id": {"type": "integer", "description": "for GET /library/albums/{id}"}, "title": {"type": "string"},
+        "artist": {"type": "string"}, "year": nullable("integer"), "tracks": {"type": "integer"},
+        "duration": {"type": "number"}, "cover": {"type": "string"}}),
+    "Albums": obj(["albums"], {"artist": nullable("string"), "albums": {"type": "array", "items": ref("Album")}}),
+    "AlbumTracks": obj(["album", "tracks"], {"album": ref("Album"), "tracks": {"type": "array", "items": ref("Track")}}),
+    "Moods": obj(["moods"], {"moods": {"type": "array", "items": obj(["mood", "tracks"], {
+        "mood": {"enum": list(MOODS)}, "tracks": {"type": "integer"}})}}),
+    "MoodTracks": obj(["mood", "tracks"], {"mood": {"enum": list(MOODS)}, "tracks": {"type": "array", "items": ref("Track")}}),
+    "Picked": obj(["ok", "tracks", "where"], {"ok": {"const": True}, "tracks": {"type": "integer"},
+                                              "where": {"enum": ["now", "next", "end"]}}),
+    "Seeked": obj(["ok", "position"], {"ok": {"const": True}, "position": {"type": "number"}}),
+    "MoodUndone": obj(["ok", "track_id", "mood", "written"], {"ok": {"const": True}, "track_id": {"type": "integer"},
+                                                              "mood": {"type": "null"}, "written": {"type": "string"}}),
 }
 
 
@@ -144,8 +160,6 @@ def openapi_document(version: str, password_required: bool = False) -> dict[str,
         "/api/v1/state": get("getState", "every state topic (mood, player, volume, policy, override, detection, "
                              "camera, library, diagnostics) and the queue; without a login on a box with a password, "
                              "no faces, ages or reasons", _answer("the state", ref("State"))),
-        "/api/v1/queue": get("getQueue", "the play queue, each entry with the reason it was chosen",
-                             _answer("the queue", ref("Queue"))),
         "/api/v1/history": get("getHistory", "recent plays, newest first (skipped, likes, dislikes, room mood)",
                                _answer("plays", ref("Plays")), [LIMIT],
                                ("400", "401") if password_required else ("400",), owner),
@@ -177,7 +191,40 @@ def openapi_document(version: str, password_required: bool = False) -> dict[str,
                 "data": {"type": "string", "contentMediaType": JSON}, "id": {"type": "string"},
                 "retry": {"type": "integer"}}), mime="text/event-stream"),
             errors=("503",)),
-        "/api/v1/tracks/{track_id}/mood": {"put": {
+        "/api/v1/library/artists": get("listArtists", "every artist (the album artist where there is one) with its "
+                                       "numbers of albums and tracks", _answer("artists", ref("Artists"))),
+        "/api/v1/library/albums": get(
+            "listAlbums", "albums, of one artist or all", _answer("albums", ref("Albums")),
+            [_query("artist", {"type": "string", "maxLength": 500, "pattern": "^[^\\x00-\\x1f]*$"}, "the artist")],
+            ("400",)),
+        "/api/v1/library/albums/{album_id}": get(
+            "getAlbum", "one album and its tracks in album order", _answer("the album", ref("AlbumTracks")),
+            [{"name": "album_id", "in": "path", "required": True,
+              "schema": {"type": "integer", "minimum": 0, "maximum": MAX_TRACK_ID}}], ("404",)),
+        "/api/v1/library/moods": get("listMoods", "how many tracks have each mood", _answer("moods", ref("Moods"))),
+        "/api/v1/library/tracks": get(
+            "listTracksByMood", "tracks of one mood, surest first", _answer("tracks", ref("MoodTracks")),
+            [{"name": "mood", "in": "query", "required": True, "schema": {"enum": list(MOODS)}}, LIMIT], ("400",)),
+        "/api/v1/queue": {**get("getQueue", "the play queue, each entry with the reason it was chosen",
+                                _answer("the queue", ref("Queue"))), "post": {
+            "operationId": "pickTracks",
+            "summary": "play library tracks now (a new queue), next, or at the end; the room's mood does not replace "
+                       "a picked queue, and when it ends the box reads the room again",
+            "security": change,
+            "requestBody": body(obj(["track_ids"], {
+                "track_ids": {"type": "array", "minItems": 1, "maxItems": 500,
+                              "items": {"type": "integer", "minimum": 0, "maximum": MAX_TRACK_ID}},
+                "where": {"enum": ["now", "next", "end"], "default": "now"}}, extra=False)),
+            "responses": {"202": _answer("queued", ref("Picked")), **changed, **_errors("404")}}},
+        "/api/v1/player/seek": {"post": {
+            "operationId": "seek", "summary": "go to a position (seconds) in the playing track", "security": change,
+            "requestBody": body(obj(["position"], {"position": {"type": "number", "minimum": 0, "maximum": 86400}},
+                                    extra=False)),
+            "responses": {"202": _answer("done", ref("Seeked")), **changed}}},
+        "/api/v1/tracks/{track_id}/mood": {"delete": {
+            "operationId": "undoTrackMood", "summary": "undo the owner's mood correction (its moods.csv row goes)",
+            "parameters": [TRACK_ID], "security": change,
+            "responses": {"202": _answer("removed", ref("MoodUndone")), **changed, **_errors("404", "409")}}, "put": {
             "operationId": "setTrackMood",
             "summary": "correct a track's mood: written to moods.csv in its library folder, then rescanned",
             "parameters": [TRACK_ID], "security": change,
