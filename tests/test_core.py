@@ -171,7 +171,7 @@ def test_detection_off_reads_no_frames_and_a_refresh_keeps_the_music(start_core)
     assert "detection" in skipped["why"] or "off" in skipped["why"], skipped
     assert h.core.snapshot()["player"]["title"] == playing["title"]
     assert not [e for e in h.events.of("event", mark) if e["type"] in ("capture", "track_started")]
-    assert not h.core.room.camera_open  # closed (the worker thread owns it)
+    wait_until(lambda: not h.core.room.camera_open, "the camera closed (the worker thread owns it)")
     mark = h.events.mark()
     h.core.set_detection(True)
     h.events.event("capture", mark, lambda d: d["active"] is True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from moodbox.config import MoodConfig
-from moodbox.mood import MoodAggregator, cluster_faces, iou, summarize
+from moodbox.mood import MoodAggregator, cluster_faces, describe_reading, iou, summarize
 from moodbox.readings import EMOTIONS, FaceReading, MoodState, valence_arousal
 
 
@@ -130,3 +130,24 @@ def test_faces_in_one_frame_never_merge() -> None:
 def test_from_config_takes_both_settings() -> None:
     aggregator = MoodAggregator.from_config(MoodConfig(confidence_threshold=0.55, hysteresis=0.05))
     assert (aggregator.confidence_threshold, aggregator.hysteresis) == (0.55, 0.05)
+
+
+def test_each_reading_is_described_in_words_with_what_the_box_did() -> None:
+    aggregator = MoodAggregator(confidence_threshold=0.4, hysteresis=0.15)
+    sad = MoodState.from_emotion("sad", source="camera")
+    two_faces = [[face(0, 0, 100, probs(happy=0.32), age=15), face(300, 0, 100, probs(happy=0.32), age=25)]] * 3
+    cases = [
+        (NEUTRAL, two_faces, "unsure", "happy 32 %: not sure enough (needs 40 %), keeping neutral"),
+        (NEUTRAL, [[]] * 3, "no_faces", "no faces seen: keeping neutral"),
+        (NEUTRAL, [[face(0, 0, 100, probs(happy=0.7))]], "changed", "happy 70 %: the room is now happy (was neutral)"),
+        (sad, [[face(0, 0, 100, probs(sad=0.6))]], "same", "sad 60 %: still sad"),
+        (sad, [[face(0, 0, 100, {**dict.fromkeys(EMOTIONS, 0.0), "happy": 0.5, "sad": 0.4, "neutral": 0.1})]],
+         "close", "happy 50 %: not clearly ahead of sad (10 points, needs 15), keeping sad"),
+    ]
+    for current, frames, outcome, words in cases:
+        update = aggregator.update(current, frames, now=9.0)
+        reading = describe_reading(update, current.emotion, 0.4, 0.15)
+        assert (reading["outcome"], reading["decision"]) == (outcome, words)
+    reading = describe_reading(aggregator.update(NEUTRAL, two_faces, now=9.0), "neutral", 0.4, 0.15)
+    assert reading["faces"] == 2 and reading["age_groups"] == ["teen", "young_adult"] and reading["emotion"] == "happy"
+    assert reading["probs"]["happy"] == pytest.approx(0.32, abs=0.01) and reading["at"] == 9.0

@@ -106,7 +106,7 @@ def test_recommend_command(config_file: Path, capsys: pytest.CaptureFixture) -> 
     assert cli_main(["recommend", "--config", str(config_file), "--emotion", "sad", "--policy", "lift",
                      "--count", "4", "--seed", "2"]) == 0
     text = capsys.readouterr().out
-    assert " 1. " in text and "lift step 1/" in text
+    assert " 1. " in text and "lifting the room (step 1 of " in text
     assert "sad room, lift: from sad to uplifting" in text
 
 

@@ -66,7 +66,7 @@ def test_match_stays_with_the_mood(index: LibraryIndex, history: History) -> Non
     assert [e.track.mood for e in rec.recommend(mood("sad"), count=6, policy="match", seed=1)] == ["sad"] * 6
     assert {e.track.mood for e in rec.recommend(mood("angry"), count=6, policy="match", seed=1)} == {"tense"}
     queue = rec.recommend(mood("happy"), count=3, seed=1)
-    assert all(e.reason.startswith("match: aiming at happy; happy (mood tag) fits") for e in queue)
+    assert all(e.reason.startswith("for a happy room: a happy song (its own mood tag)") for e in queue)
 
 
 def test_lift_starts_near_the_mood_and_steps_toward_happy(index: LibraryIndex, history: History) -> None:
@@ -76,7 +76,7 @@ def test_lift_starts_near_the_mood_and_steps_toward_happy(index: LibraryIndex, h
     assert queue[-1].track.mood == "happy"
     valences = [e.track.valence for e in queue]
     assert sum(valences[5:]) > sum(valences[:5])
-    assert "lift step 1/" in queue[0].reason
+    assert queue[0].reason.startswith("lifting the room (step 1 of ")
 
 
 def test_calm_steps_toward_low_energy(index: LibraryIndex, history: History) -> None:
@@ -108,7 +108,7 @@ def test_era_share_favours_the_reminiscence_bump(index: LibraryIndex, history: H
     half = recommender(index, history, era_share=0.5).recommend(mood("happy", 40), count=10, seed=4)
     in_window = [e for e in half if e.track.year in window]
     assert len(in_window) >= 5
-    assert all("when a listener was 10-25 (1996-2011)" in e.reason for e in half[0::2])
+    assert all("when someone here was 10-25" in e.reason for e in half[0::2])
     full = recommender(index, history, era_share=1.0).recommend(mood("happy", 40), count=10, seed=4)
     assert all(e.track.year in window for e in full)
     none = recommender(index, history, era_share=0.0).recommend(mood("happy", 40), count=10, seed=4)
@@ -135,7 +135,7 @@ def test_artist_typical_year_serves_when_no_year_tag(index: LibraryIndex, histor
                        {"title": "new", "artist": "b", "mood": "happy", "year": None, "era_year": 2020}])
     queue = recommender(index, history, era_share=1.0).recommend(mood("happy", 65), count=1, seed=0)
     assert queue[0].track.title == "old"
-    assert "1975 (artist's typical year)" in queue[0].reason
+    assert "from around 1975 (its artist's time)" in queue[0].reason
 
 
 def test_no_explicit_track_with_a_child_present(index: LibraryIndex, history: History) -> None:
@@ -224,18 +224,18 @@ def test_tiny_library(index: LibraryIndex, history: History) -> None:
     add_tracks(index, [{"title": "only one", "mood": "sad"}, {"title": "two", "mood": "calm"}])
     queue = recommender(index, history).recommend(mood("happy"), count=10, seed=12)
     assert sorted(e.track.title for e in queue) == ["only one", "two"]  # shorter, never the same track twice
-    assert all("nearest available" in e.reason for e in queue)
+    assert all("the closest the library has" in e.reason for e in queue)
     for track in index.tracks():
         history.record_play(track.id, "happy", 200, 200, skipped=False)
     again = recommender(index, history).recommend(mood("happy"), count=1, seed=12)
-    assert len(again) == 1 and "played recently: library too small" in again[0].reason
+    assert len(again) == 1 and "played not long ago (the library is small)" in again[0].reason
 
 
 def test_all_tracks_of_unknown_mood(index: LibraryIndex, history: History) -> None:
     add_tracks(index, [{"title": f"u{n}"} for n in range(12)])
     queue = recommender(index, history).recommend(mood("angry", 40), count=10, seed=13)
     assert len(queue) == 10 and len({e.track.id for e in queue}) == 10
-    assert all("neutral (mood unknown)" in e.reason for e in queue)
+    assert all("a song whose mood is not known yet" in e.reason for e in queue)
 
 
 def test_known_moods_beat_unknown_at_the_same_distance(index: LibraryIndex, history: History) -> None:
@@ -252,7 +252,8 @@ def test_a_surer_mood_wins_at_the_same_distance_and_the_reason_says_how_sure(ind
                         "confidence": 0.9}])
     queue = recommender(index, history).recommend(mood("neutral"), count=2, seed=0)
     assert [e.track.title for e in queue] == ["likely", "guess"]
-    assert "happy (artist prior, 90% sure)" in queue[0].reason and "(year prior, 30% sure)" in queue[1].reason
+    assert "happy song (its artist's usual sound, 90% sure)" in queue[0].reason
+    assert "(music of its year, 30% sure)" in queue[1].reason
 
 
 def test_empty_library(index: LibraryIndex, history: History) -> None:
@@ -274,3 +275,26 @@ def test_mixed_probabilities_aim_between_emotions(index: LibraryIndex, history: 
     state = MoodState("happy", 0.5, probs, 0.05, 0.05, 1)  # valence/arousal as mood.py computes them
     queue = recommender(index, history).recommend(state, count=3, seed=1)
     assert {e.track.mood for e in queue} <= {"sad", "happy", "energetic"}
+
+
+MOOD_SOURCES = ("tag", "sidecar", "folder", "artist", "genre", "audio", "year", "unknown")
+ENGINEER_WORDS = ("aiming", "prior", "distance", "sidecar", "step ", "nearest", ";", "_", "  ")
+
+
+@pytest.mark.parametrize("policy", ["match", "lift", "calm"])
+def test_every_reason_is_a_sentence_for_every_room_and_mood_source(index: LibraryIndex, history: History,
+                                                                  policy: str) -> None:
+    from moodbox.readings import EMOTIONS
+
+    add_tracks(index, [{"title": f"{m} {s}", "artist": f"{m} {s} band", "mood": m if s != "unknown" else "neutral",
+                        "source": s, "confidence": 0.0 if s == "unknown" else 0.8, "year": 1990}
+                       for m in MOOD_POINTS if m != "neutral" for s in MOOD_SOURCES])
+    seen_sources = set()
+    for emotion in EMOTIONS:
+        for entry in recommender(index, history, era_share=0.5).recommend(mood(emotion, 30.0), count=40,
+                                                                           policy=policy, seed=1):
+            seen_sources.add(entry.track.mood_source)
+            reason = entry.reason
+            assert reason.startswith({"match": "for a", "lift": "lifting the room", "calm": "calming the room"}[policy])
+            assert " song" in reason and not any(w in reason.replace("(step ", "(") for w in ENGINEER_WORDS), reason
+    assert seen_sources == set(MOOD_SOURCES)

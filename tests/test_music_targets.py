@@ -74,8 +74,8 @@ def test_reasons_name_the_target(tmp_path: Path) -> None:
         add_tracks(index, [{"mood": m, "artist": f"{m} {n}"} for m in MOOD_POINTS for n in range(8)])
         rec = Recommender(index, history, RecommendConfig(era_share=0.0, artist_gap=2, repeat_window=5))
         neutral = rec.recommend(MoodState.from_emotion("neutral"), count=6, seed=0)
-        assert all("aiming at easy-going" in e.reason for e in neutral)
+        assert all(e.reason.startswith("for an easy-going room: ") for e in neutral)
         assert {e.track.mood for e in neutral} >= {"happy", "sad"}  # neither side wins outright
         angry = rec.recommend(MoodState.from_emotion("angry"), count=10, policy="calm", seed=0)
-        assert angry[0].reason.startswith("calm step 1/7: aiming at tense; tense (mood tag) fits")
-        assert angry[-1].track.mood == "calm" and "aiming at calm" in angry[-1].reason
+        assert angry[0].reason.startswith("calming the room (step 1 of 7): tense music: a tense song (its own mood tag)")
+        assert angry[-1].track.mood == "calm" and "calm music: a calm song" in angry[-1].reason

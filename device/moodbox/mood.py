@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from moodbox.config import MoodConfig
-from moodbox.readings import EMOTIONS, FaceReading, MoodState, valence_arousal
+from moodbox.readings import EMOTIONS, FaceReading, MoodState, age_group, valence_arousal
 
 log = logging.getLogger(__name__)
 
@@ -192,3 +192,31 @@ class MoodAggregator:
             reason = (f"hysteresis: {top} beats {current.emotion} by {margin:.2f} < {self.hysteresis:.2f}")
             return MoodUpdate(kept, False, reason, summary)
         return MoodUpdate(new_mood, True, f"changed: {current.emotion} -> {top} {summary.confidence:.2f}", summary)
+
+
+def describe_reading(update: MoodUpdate, before: str, threshold: float, hysteresis: float) -> dict[str, object]:
+    """The last reading as it was and what the box did with it, in words a person reads on the page."""
+    summary = update.summary
+    top = summary.top if summary.faces else None
+    percent = round(100 * summary.confidence)
+    if not summary.faces:
+        outcome, words = "no_faces", f"no faces seen: keeping {update.mood.emotion}"
+    elif summary.confidence < threshold:
+        outcome = "unsure"
+        words = f"{top} {percent} %: not sure enough (needs {round(100 * threshold)} %), keeping {before}"
+    elif update.changed:
+        outcome, words = "changed", f"{top} {percent} %: the room is now {top} (was {before})"
+    elif top == before:
+        outcome, words = "same", f"{top} {percent} %: still {before}"
+    else:
+        margin = summary.probs[top] - summary.probs.get(before, 0.0)
+        outcome = "close"
+        words = (f"{top} {percent} %: not clearly ahead of {before} ({round(100 * margin)} points, "
+                 f"needs {round(100 * hysteresis)}), keeping {before}")
+    return {
+        "at": round(update.mood.timestamp, 3), "frames": summary.frames, "faces": summary.faces,
+        "age_groups": sorted({age_group(a) for a in summary.ages}),
+        "emotion": top, "confidence": round(summary.confidence, 3),
+        "probs": {e: round(summary.probs.get(e, 0.0), 3) for e in EMOTIONS} if summary.faces else {},
+        "threshold": threshold, "outcome": outcome, "decision": words,
+    }

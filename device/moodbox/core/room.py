@@ -17,7 +17,7 @@ import numpy as np
 from moodbox.config import Config
 from moodbox.core.persistence import mood_to_dict
 from moodbox.core.state import StateBoard
-from moodbox.mood import MoodAggregator, MoodUpdate
+from moodbox.mood import MoodAggregator, MoodUpdate, describe_reading
 from moodbox.readings import FaceReading, MoodState
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ class Room:
         self._camera_mood = MoodState.from_emotion("neutral", source="default")
         self._override: MoodState | None = None
         self._override_until: float | None = None  # monotonic
+        self._reading: dict[str, Any] | None = None  # the last reading and what was made of it (mood.describe_reading)
         self._detection = True
         self._camera_status: dict[str, Any] = {"status": "idle"}
         self._camera_retry_at: float | None = None
@@ -110,8 +111,11 @@ class Room:
         return replace(self._override, faces=self._camera_mood.faces, ages=self._camera_mood.ages)
 
     def apply_burst(self, frames: list[list[FaceReading]]) -> MoodUpdate:
+        before = self.mood().emotion
         update = self.aggregator.update(self._camera_mood, frames, now=time.time())
         self._camera_mood = update.mood
+        self._reading = describe_reading(update, before, self.aggregator.confidence_threshold,
+                                         self.aggregator.hysteresis)
         self.publish_mood()
         return update
 
@@ -181,7 +185,8 @@ class Room:
         self._set_camera_status(self._camera_status)
 
     def publish_mood(self) -> None:
-        self.board.set("mood", mood_to_dict(self.mood()))
+        """The effective mood, with the last reading as it was and what was made of it."""
+        self.board.set("mood", {**mood_to_dict(self.mood()), "reading": self._reading})
 
     def publish_override(self) -> None:
         if self._override is None:

@@ -189,17 +189,32 @@ def _is_era_slot(slot: int, share: float) -> bool:
 
 def _reason(track: Track, step: Step, policy: str, window: tuple[int, int] | None,
             distance: float, feedback: Feedback | None, notes: list[str]) -> str:
-    fit = "fits" if distance <= NEAR else f"nearest available (distance {distance:.2f})"
-    parts = [f"{policy}{' ' + step.note if step.note else ''}: aiming at {step.name}; "
-             f"{track.mood} ({_source_text(track.mood_source, track.mood_confidence)}) {fit}"]
+    """Why a track is in the queue, as a sentence for a listener: "for a happy room: a happy song (its
+    artist's usual sound), from 1998, when someone here was 15-25"."""
+    steps = f" ({step.note.replace('/', ' of ')})" if step.note else ""
+    aim = {"match": f"for {_a(step.name)} room", "lift": f"lifting the room{steps}: {step.name} music",
+           "calm": f"calming the room{steps}: {step.name} music"}.get(policy, f"{policy}{steps}: {step.name} music")
+    song = f"{_a(track.mood)} song ({_source_text(track.mood_source, track.mood_confidence)})"
+    if track.mood_source == "unknown":
+        song = "a song whose mood is not known yet"
+    if distance > NEAR:
+        song += ", the closest the library has"
+    parts = [f"{aim}: {song}"]
     if window is not None:
-        guess = "" if track.year else " (artist's typical year)"
-        parts.append(f"from {track.era_year}{guess}, when a listener was {ERA_START_AGE}-{ERA_END_AGE} "
-                     f"({window[0]}-{window[1]})")
+        year = f"from {track.era_year}" if track.year else f"from around {track.era_year} (its artist's time)"
+        parts.append(f"{year}, when someone here was {ERA_START_AGE}-{ERA_END_AGE}")
     if feedback is not None and feedback.describe():
-        parts.append(f"in this mood: {feedback.describe()}")
-    parts.extend(notes)
-    return "; ".join(parts)
+        parts.append(f"in this mood it was {feedback.describe()}")
+    parts.extend(NOTE_WORDS.get(note, note) for note in notes)
+    return ", ".join(parts)
+
+
+NOTE_WORDS = {"artist gap relaxed: library too small": "the same artist again (the library is small)",
+              "played recently: library too small": "played not long ago (the library is small)"}
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 OWNER_SOURCES = ("tag", "sidecar", "folder")  # the owner said so: no confidence shown
@@ -212,9 +227,10 @@ def _uncertainty(source: str, confidence: float | None) -> float:
 
 
 def _source_text(source: str, confidence: float = 1.0) -> str:
-    text = {"tag": "mood tag", "sidecar": "moods.csv", "folder": "folder name", "artist": "artist prior",
-            "genre": "genre prior", "year": "year prior", "audio": "audio estimate",
-            "unknown": "mood unknown"}.get(source, source)
+    """Where a track's mood comes from, in words."""
+    text = {"tag": "its own mood tag", "sidecar": "as you set it in moods.csv", "folder": "by its folder's name",
+            "artist": "its artist's usual sound", "genre": "its genre's usual sound", "year": "music of its year",
+            "audio": "how it sounds", "unknown": "mood not known yet"}.get(source, source)
     if source in OWNER_SOURCES or source == "unknown":
         return text
     return f"{text}, {confidence:.0%} sure"
