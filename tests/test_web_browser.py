@@ -60,7 +60,7 @@ def page(browser, box: Box) -> Iterator:
 def test_the_page_shows_what_plays_and_why(page, box: Box) -> None:
     player = box.core.snapshot()["player"]
     expect(page.locator("#title")).to_have_text(player["title"])
-    assert page.text_content("#reason").startswith("Why: ")
+    assert page.text_content("#reason").startswith("Why this track: ")
     assert page.locator("#queue li").count() == len(box.core.queue())
     assert page.is_visible("#open-warning")  # no password: the page says anyone can control it
     assert page.text_content("#link") == "live"
@@ -165,8 +165,83 @@ def test_a_logged_out_page_on_a_box_with_a_password_shows_no_personal_data(brows
         assert pg.text_content("#reason") == "" and "ages" not in (pg.text_content("#mood-why") or "")
         pg.fill("#password", "pw")
         pg.click("#login button[type=submit]")
-        expect(pg.locator("#reason")).to_contain_text("Why: ")
+        expect(pg.locator("#reason")).to_contain_text("Why this track: ")
         expect(pg.locator("#link")).to_have_text("live")
     finally:
         context.close()
         box.close()
+
+
+def test_the_page_is_served_with_its_first_state(box: Box) -> None:
+    html = box.client().get("/").body.decode()
+    assert '<script type="application/json" id="initial-state">{"' in html
+    assert box.core.snapshot()["player"]["title"] in html  # no empty shell filled in later
+    assert 'rel="manifest"' in html and '<meta name="description"' in html
+    manifest = box.client().get("/static/manifest.webmanifest")
+    assert manifest.status == 200 and manifest.headers["Content-Type"].startswith("application/manifest+json")
+    assert box.client().get("/static/icon.svg").headers["Content-Type"].startswith("image/svg+xml")
+
+
+def test_the_player_moves_seeks_and_marks_the_current_track(page, box: Box) -> None:
+    expect(page.locator("#queue li").first).to_contain_text("▶ Now playing: ")
+    assert page.get_attribute("#cover", "src").startswith("data:image/svg+xml")  # no cover: a generated one
+    first = page.text_content("#elapsed")
+    page.wait_for_timeout(2200)
+    assert page.text_content("#elapsed") != first  # the time moves between state events
+    page.fill("#seek", "30")
+    page.dispatch_event("#seek", "change")
+    wait_until(lambda: (box.core.player.status().position or 0) >= 29, "the box to seek")
+    expect(page.locator("#total")).not_to_have_text("–:––")
+
+
+def test_the_room_card_says_what_the_last_reading_saw_and_what_came_of_it(page, box: Box) -> None:
+    box.core.refresh_mood("test")
+    expect(page.locator("#reading")).to_contain_text("Last reading")
+    expect(page.locator("#reading")).to_contain_text("No faces seen: keeping")
+
+
+def test_browse_albums_and_play_one_now(page, box: Box) -> None:
+    page.click("[data-browse=albums]")
+    expect(page.locator("#browse-title")).to_have_text("Albums")
+    row = page.locator("#results li").filter(has_text="Sad Album").first
+    title = row.locator("button").first.text_content()
+    row.get_by_role("button", name="Play now: Sad Album").click()
+    expect(page.locator("#message")).to_contain_text("playing now")
+    wait_until(lambda: box.core.snapshot()["player"].get("queue_source") == "picked", "the picked album")
+    expect(page.locator("#queue-source")).to_contain_text("You picked this queue")
+    assert box.core.snapshot()["player"]["album"] == "Sad Album" and title
+    page.click("[data-browse=moods]")
+    page.locator("#results li button").filter(has_text="calm").first.click()
+    expect(page.locator("#browse-title")).to_have_text("Mood: calm")
+
+
+def test_like_shows_its_result_at_once_and_keys_control_the_player(page, box: Box) -> None:
+    page.click("button[aria-label=like]")
+    expect(page.locator("#message")).to_contain_text("Liked")
+    assert "error" not in (page.get_attribute("#message", "class") or "")
+    before = box.core.snapshot()["player"]["title"]
+    page.click("h1")
+    page.keyboard.press("n")
+    wait_until(lambda: box.core.snapshot()["player"]["title"] != before, "n to skip to the next track")
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+@pytest.mark.parametrize("size", [(390, 844), (1280, 900)], ids=["phone", "laptop"])
+def test_layouts_and_themes(browser, box: Box, scheme: str, size: tuple[int, int]) -> None:
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, color_scheme=scheme)
+    try:
+        pg = context.new_page()
+        pg.goto(box.url + "/")
+        pg.wait_for_selector("body[data-ready='1']", timeout=15000)
+        background = pg.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(17, 20, 24)" if scheme == "dark" else "rgb(243, 244, 246)")
+        columns = pg.evaluate("getComputedStyle(document.querySelector('main')).gridTemplateColumns.split(' ').length")
+        assert columns == (1 if size[0] < 900 else 3)
+        tallest = pg.evaluate("Math.max(...[...document.querySelectorAll('.controls button')].map(b => b.offsetHeight))")
+        assert tallest <= 60
+        if os.environ.get("MOODBOX_SCREENSHOT"):
+            pg.wait_for_timeout(500)
+            pg.screenshot(path=str(REPO / "docs" / f"web-{'phone' if size[0] < 900 else 'laptop'}-{scheme}.png"),
+                          full_page=size[0] < 900)
+    finally:
+        context.close()

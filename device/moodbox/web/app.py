@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_SEARCH = 200
+INITIAL_STATE = '<script type="application/json" id="initial-state">{}</script>'
+MEDIA_TYPES = {".webmanifest": "application/manifest+json", ".svg": "image/svg+xml"}
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(css|js|png|svg|webmanifest|ico)$")
 
 
@@ -133,13 +135,20 @@ class WebApp:
     # ----- the page -----
 
     async def index(self, request: Request) -> Response:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        """The page with the state it opens on written into it (no empty shell filled in later: no layout shift)."""
+        state = await run_in_threadpool(self.full_state)
+        data = json.dumps(state if self.private(request) else redact_state(state), separators=(",", ":"))
+        data = data.replace("<", "\\u003c")  # nothing in it can end the script element
+        page = (STATIC / "index.html").read_text(encoding="utf-8").replace(INITIAL_STATE, INITIAL_STATE[:-11] + data
+                                                                            + "</script>", 1)
+        return Response(page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
     async def static_file(self, request: Request) -> Response:
         name = request.path_params["name"]
         if not STATIC_NAME.match(name) or not (STATIC / name).is_file():
             raise ApiError(404, f"no file {name[:100]!r}")
-        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"},
+                            media_type=MEDIA_TYPES.get(Path(name).suffix))
 
     # ----- reading -----
 

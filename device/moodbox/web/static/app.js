@@ -13,10 +13,14 @@ function el(tag, text, cls) {
   return node;
 }
 
-function say(text) {
+let sayTimer = null;
+function say(text, ok) {  // ok: a short success note that goes away; otherwise an error that stays
   const box = $("message");
   box.textContent = text || "";
   box.hidden = !text;
+  box.classList.toggle("error", !!text && !ok);
+  if (sayTimer) { clearTimeout(sayTimer); sayTimer = null; }
+  if (text && ok) sayTimer = setTimeout(() => say(""), 4000);
 }
 
 async function api(method, path, body) {
@@ -34,10 +38,14 @@ async function api(method, path, body) {
   return data;
 }
 
+const DONE = { like: "Liked: the box remembers it for this mood", dislike: "Disliked: skipped, and played less in this mood",
+  rescan: "Rescanning the library…", refresh: "Reading the room…" };
+
 async function command(thing, value) {
   try {
     await api("POST", `/api/v1/commands/${thing}`, value === undefined ? {} : { value });
-    say("");
+    say(DONE[thing] || "", true);
+    if (thing === "like" || thing === "dislike") setTimeout(loadHistory, 500);
   } catch (err) { say(`${thing}: ${err.message}`); }
 }
 
@@ -47,26 +55,64 @@ function fmtTime(s) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
 
+let progressAt = 0, seeking = false;
+
+function placeholderCover(p) {  // a generated cover: the artist's initials on a colour of its own
+  const name = p.artist || p.title || "?";
+  let hue = 0;
+  for (const c of name) hue = (hue * 31 + c.charCodeAt(0)) % 360;
+  const initials = name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96"><rect width="96" height="96" ` +
+    `fill="hsl(${hue},45%,35%)"/><text x="48" y="60" font-size="34" text-anchor="middle" fill="#fff" ` +
+    `font-family="sans-serif">${initials.replace(/[<&"]/g, "")}</text></svg>`;
+  return `data:image/svg+xml,${encodeURIComponent(svg)}`;
+}
+
 function renderPlayer() {
   const p = state.player || {};
-  $("title").textContent = p.title || (p.state === "idle" ? "Nothing playing" : "…");
+  $("title").textContent = p.title || (p.state === "idle" || !p.state ? "Nothing playing" : "…");
   $("artist").textContent = [p.artist, p.album].filter(Boolean).join(" · ");
-  $("reason").textContent = p.reason ? `Why: ${p.reason}` : "";
+  $("reason").textContent = p.reason ? `Why this track: ${p.reason}` : "";
+  $("queue-source").textContent = p.queue_source === "picked"
+    ? "You picked this queue; when it ends, the box reads the room again." : "";
   $("playpause").textContent = p.state === "playing" ? "Pause" : "Play";
   $("playpause").dataset.state = p.state || "";
-  $("progress").max = p.duration || 1;
-  $("progress").value = p.position || 0;
+  progressAt = performance.now();
+  renderProgress();
   const cover = $("cover");
-  const src = p.cover || "";
+  const src = p.cover || (p.title ? placeholderCover(p) : "");
   if (cover.dataset.src !== src) {
     cover.dataset.src = src;
-    cover.hidden = true;
-    $("now").classList.remove("has-cover");
-    if (src) {
-      cover.onload = () => { cover.hidden = false; $("now").classList.add("has-cover"); };
-      cover.src = src;
-    }
+    cover.onerror = () => { if (p.title) { cover.onerror = null; cover.src = placeholderCover(p); } };
+    cover.src = src || placeholderCover({ title: "moodbox" });
+    cover.alt = p.title ? `cover of ${p.title}` : "";
   }
+  cover.hidden = false;
+  setMediaSession(p);
+}
+
+function position() {  // the position now: the last reported one plus the time since, while playing
+  const p = state.player || {};
+  const base = p.position || 0;
+  const moved = p.state === "playing" ? (performance.now() - progressAt) / 1000 : 0;
+  return Math.min(base + moved, p.duration || base + moved);
+}
+
+function renderProgress() {
+  const p = state.player || {};
+  const seek = $("seek");
+  seek.max = Math.max(1, Math.round(p.duration || 0));
+  if (!seeking) seek.value = Math.round(position());
+  $("elapsed").textContent = fmtTime(seeking ? Number(seek.value) : position());
+  $("total").textContent = p.duration ? fmtTime(p.duration) : "–:––";
+}
+
+function setMediaSession(p) {  // lock-screen and notification controls on a phone
+  if (!("mediaSession" in navigator) || !p.title) return;
+  const art = p.cover ? [{ src: p.cover }] : [];
+  navigator.mediaSession.metadata = new MediaMetadata({ title: p.title, artist: p.artist || "", album: p.album || "",
+    artwork: art });
+  navigator.mediaSession.playbackState = p.state === "playing" ? "playing" : "paused";
 }
 
 function renderVolume() {
@@ -78,17 +124,31 @@ function renderVolume() {
   $("volume-cap").textContent = v.max !== undefined ? `(cap ${v.max})` : "";
 }
 
+const SOURCE_WORDS = { camera: "read from the camera", override: "set by hand", default: "nothing read yet" };
+
+function ago(at) {
+  if (!at) return "";
+  const s = Math.max(0, Math.round(Date.now() / 1000 - at));
+  return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+}
+
 function renderMood() {
   const m = state.mood || {};
-  $("mood-emotion").textContent = m.emotion ? `${m.emotion}` : "…";
-  const parts = [];
-  if (m.source) parts.push(m.source === "camera" ? `read from ${m.faces ?? 0} face(s)` : `source: ${m.source}`);
-  if (m.confidence !== undefined) parts.push(`${Math.round(100 * m.confidence)}% sure`);
-  if (m.age_groups && m.age_groups.length) parts.push(`ages: ${m.age_groups.join(", ")}`);
-  $("mood-why").textContent = parts.join(" · ");
+  const r = m.reading;
+  $("mood-emotion").textContent = m.emotion || "…";
+  const parts = [SOURCE_WORDS[m.source] || m.source || ""];
+  if (m.source === "camera" && m.confidence !== undefined) parts.push(`${Math.round(100 * m.confidence)} % sure`);
+  $("mood-why").textContent = parts.filter(Boolean).join(" · ");
+  if (r) {
+    const who = r.faces ? `${r.faces} face(s)${r.age_groups && r.age_groups.length ?
+      ` (${r.age_groups.map((g) => g.replace("_", " ")).join(", ")})` : ""}` : "no faces";
+    $("reading").textContent = `Last reading ${ago(r.at)}: ${who}. ${r.decision[0].toUpperCase()}${r.decision.slice(1)}.`;
+  } else {
+    $("reading").textContent = ownerOnly() ? "Log in to see the last reading." : "";
+  }
   const bars = $("mood-bars");
   bars.replaceChildren();
-  const probs = m.probs || {};
+  const probs = (r && r.faces && r.probs) || m.probs || {};  // what the camera saw, not only what was kept
   for (const e of EMOTIONS) {
     if (probs[e] === undefined) continue;
     const row = el("div");
@@ -106,20 +166,53 @@ function renderRoomControls() {
   const o = state.override || {};
   $("override").value = o.active && o.emotion && o.emotion !== "auto" ? o.emotion : "auto";
   const c = state.camera || {};
-  $("camera").textContent = `Camera: ${c.status || "?"}${c.source ? ` (${c.source})` : ""}${c.error ? ` – ${c.error}` : ""}`;
+  $("camera").textContent = `Camera: ${cameraWords(c)}`;
+  const policy = (state.policy || {}).policy;
+  $("policy-help").textContent = { match: "Match: music that fits the room as it is.",
+    lift: "Lift: starts where the room is and steps toward uplifting music.",
+    calm: "Calm: starts where the room is and steps down toward calm music." }[policy] || "";
+  renderStatus();
+}
+
+function cameraWords(c) {
+  const sample = (c.source || "").includes("/faces") && (c.source || "").startsWith("folder:");
+  const what = sample ? "the bundled sample pictures (no camera found; set camera.source)" : (c.source || "");
+  return `${c.status || "?"}${what ? ` – ${what}` : ""}${c.error ? ` – ${c.error}` : ""}`;
 }
 
 function renderLibrary() {
   const l = state.library || {};
-  $("library").textContent = `${l.tracks ?? 0} tracks · ${l.scanning ? "scanning…" : (l.status || "")}` +
-    `${l.demo ? " · demo library" : ""}${l.error ? ` · ${l.error}` : ""}`;
+  const scanning = l.scanning || l.status === "scanning";
+  $("library").textContent = `${l.tracks ?? 0} tracks · ${scanning ? "scanning…" : (l.status || "")}` +
+    `${l.demo ? " · the demo library (put music in library.path)" : ""}${l.failed ? ` · ${l.failed} unreadable` : ""}` +
+    `${l.error ? ` · ${l.error}` : ""}`;
+  const bar = $("scan-progress");
+  bar.hidden = !scanning;
+  if (scanning && l.total) { bar.max = l.total; bar.value = l.done || 0; } else bar.removeAttribute("value");
+  renderStatus();
+}
+
+function renderStatus() {
+  const d = state.diagnostics || {}, l = state.library || {}, c = state.camera || {};
+  const t = d.timings_ms || {};
+  const rows = [
+    `Camera: ${cameraWords(c)}`,
+    `Library: ${l.tracks ?? 0} tracks${l.failed ? `, ${l.failed} unreadable (see the log)` : ""}`,
+    `Perception: ${d.perception || "?"}${t.detector !== undefined ? `, face detector ${t.detector} ms` : ""}` +
+      `${d.analysis_fps ? `, ${d.analysis_fps} frames/s` : ""}`,
+    `CPU temperature: ${d.cpu_temperature_c != null ? `${d.cpu_temperature_c} °C` : "not available here"}`,
+    `Memory: ${d.memory_mb ?? "?"} MB · up ${fmtTime(d.uptime_s || 0)}`,
+  ];
+  $("status-list").replaceChildren(...rows.map((r) => el("li", r)));
 }
 
 function renderQueue(entries) {
   const list = $("queue");
   list.replaceChildren();
-  for (const q of entries || []) {
-    const item = el("li", [q.artist, q.title].filter(Boolean).join(" – ") || "(stream)", q.current ? "current" : "");
+  const current = (entries || []).findIndex((q) => q.current);
+  for (const q of (entries || []).slice(Math.max(0, current))) {  // played tracks are out of view
+    const name = [q.artist, q.title].filter(Boolean).join(" – ") || "(stream)";
+    const item = el("li", q.current ? `▶ Now playing: ${name}` : name, q.current ? "current" : "");
     if (q.reason) item.append(el("small", q.reason));
     list.append(item);
   }
@@ -148,49 +241,167 @@ async function loadChart() {
   try {
     const { points } = await api("GET", "/api/v1/mood/history?hours=6");
     const svg = $("chart");
+    const NS = "http://www.w3.org/2000/svg";
+    const add = (tag, attrs, text) => {
+      const node = document.createElementNS(NS, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+      if (text) node.textContent = text;
+      svg.append(node);
+      return node;
+    };
     svg.replaceChildren();
-    if (!points.length) return;
-    const t0 = points[0].at, t1 = Math.max(points[points.length - 1].at, t0 + 60);
-    const x = (t) => (600 * (t - t0)) / (t1 - t0);
-    const y = (v) => 115 - 110 * Math.max(0, Math.min(1, v ?? 0.5));
-    for (const [key, color] of [["valence", "#5aa9e6"], ["arousal", "#f0a500"]]) {
-      const line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-      line.setAttribute("points", points.map((p) => `${x(p.at).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ") +
-        ` 600,${y(points[points.length - 1][key]).toFixed(1)}`);
-      line.setAttribute("fill", "none");
-      line.setAttribute("stroke", color);
-      line.setAttribute("stroke-width", "2");
-      svg.append(line);
+    const left = 34, width = 560, top = 10, height = 110;  // valence and energy on their true scale, -1..1
+    const y = (v) => top + height * (1 - (Math.max(-1, Math.min(1, v ?? 0)) + 1) / 2);
+    for (const v of [1, 0, -1]) {
+      add("line", { x1: left, x2: left + width, y1: y(v), y2: y(v), "stroke-dasharray": v === 0 ? "" : "3 3" });
+      add("text", { x: 2, y: y(v) + 4 }, v === 0 ? "0" : v > 0 ? "+1" : "−1");
     }
-    $("chart-legend").textContent = `valence (blue) and energy (orange) of the room's mood since ` +
-      `${new Date(t0 * 1000).toLocaleTimeString()}: ${points.length} reading(s)`;
+    if (!points.length) { $("chart-legend").textContent = "No readings in the last six hours."; return; }
+    const t0 = points[0].at, t1 = Math.max(points[points.length - 1].at, t0 + 60);
+    const x = (t) => left + (width * (t - t0)) / (t1 - t0);
+    add("text", { x: left, y: 136 }, new Date(t0 * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    add("text", { x: left + width - 40, y: 136 }, "now");
+    for (const [key, color] of [["valence", "#5aa9e6"], ["arousal", "#f0a500"]]) {
+      add("polyline", { points: points.map((p) => `${x(p.at).toFixed(1)},${y(p[key]).toFixed(1)}`).join(" ") +
+        ` ${left + width},${y(points[points.length - 1][key]).toFixed(1)}`, fill: "none", stroke: color, "stroke-width": 2 });
+    }
+    $("chart-legend").textContent = `Valence (blue: unhappy −1 to happy +1) and energy (orange: calm −1 to lively +1) ` +
+      `of the room since ${new Date(t0 * 1000).toLocaleTimeString()}: ${points.length} reading(s)`;
   } catch (err) { say(`chart: ${err.message}`); }
+}
+
+function pickButtons(ids, what) {
+  const box = el("span", "", "row-actions");
+  for (const [where, label] of [["now", "Play now"], ["next", "Play next"], ["end", "Add to queue"]]) {
+    const b = el("button", label);
+    b.type = "button";
+    b.setAttribute("aria-label", `${label}: ${what}`);
+    b.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/v1/queue", { track_ids: ids, where });
+        say(`${what}: ${{ now: "playing now", next: "plays next", end: "added to the queue" }[where]}`, true);
+      } catch (err) { say(`queue: ${err.message}`); }
+    });
+    box.append(b);
+  }
+  return box;
+}
+
+function trackRow(t) {
+  const item = el("li", [t.artist, t.title].filter(Boolean).join(" – "));
+  const info = el("small", `mood: ${t.mood} (${t.mood_source === "sidecar" ? "as you set it" : t.mood_source}` +
+    `${["tag", "sidecar", "folder"].includes(t.mood_source) ? "" : `, ${Math.round(100 * t.mood_confidence)} % sure`})`);
+  const pick = el("select");
+  pick.setAttribute("aria-label", `mood of ${t.title}`);
+  for (const m of MOODS) pick.append(new Option(m, m, false, m === t.mood));
+  if (!MOODS.includes(t.mood)) pick.prepend(new Option(t.mood, t.mood, true, true));
+  const save = el("button", "Set mood");
+  save.type = "button";
+  if (t.mood_source === "tag") {  // the file's own tag decides: say so instead of offering a change that fails
+    pick.disabled = save.disabled = true;
+    info.textContent += " – change it with a tag editor";
+  }
+  save.addEventListener("click", async () => {
+    try {
+      await api("PUT", `/api/v1/tracks/${t.track_id}/mood`, { mood: pick.value });
+      t.mood = pick.value; t.mood_source = "sidecar";
+      info.textContent = `mood: ${pick.value} (as you set it; rescanning)`;
+      const undo = el("button", "Undo");
+      undo.type = "button";
+      undo.addEventListener("click", async () => {
+        try {
+          await api("DELETE", `/api/v1/tracks/${t.track_id}/mood`);
+          info.textContent = "your correction is gone (rescanning)";
+          undo.remove();
+          say(`“${t.title}”: correction undone`, true);
+        } catch (err) { say(`undo: ${err.message}`); }
+      });
+      save.after(undo);
+      say(`“${t.title}” is now ${pick.value} (saved in moods.csv)`, true);
+    } catch (err) { say(`mood: ${err.message}`); }
+  });
+  item.append(info, pick, save, pickButtons([t.track_id], t.title));
+  return item;
+}
+
+function showList(title, rows) {
+  $("browse-title").textContent = title;
+  const list = $("results");
+  list.replaceChildren(...(rows.length ? rows : [el("li", "nothing here")]));
 }
 
 async function search(text) {
   try {
     const { tracks } = await api("GET", `/api/v1/library/search?q=${encodeURIComponent(text)}&limit=30`);
-    const list = $("results");
-    list.replaceChildren();
-    if (!tracks.length) list.append(el("li", "nothing found"));
-    for (const t of tracks) {
-      const item = el("li", [t.artist, t.title].filter(Boolean).join(" – "));
-      const pick = el("select");
-      pick.setAttribute("aria-label", `mood of ${t.title}`);
-      for (const m of MOODS) pick.append(new Option(m, m, false, m === t.mood));
-      if (!MOODS.includes(t.mood)) pick.prepend(new Option(t.mood, t.mood, true, true));
-      const save = el("button", "Set mood");
-      save.type = "button";
-      save.addEventListener("click", async () => {
-        try {
-          await api("PUT", `/api/v1/tracks/${t.track_id}/mood`, { mood: pick.value });
-          say(`“${t.title}” is now ${pick.value} (saved in moods.csv; rescanning)`);
-        } catch (err) { say(`mood: ${err.message}`); }
-      });
-      item.append(el("small", `mood ${t.mood} (${t.mood_source}, ${Math.round(100 * t.mood_confidence)}% sure)`), pick, save);
-      list.append(item);
-    }
+    showList(`Search: ${text || "everything"}`, tracks.map(trackRow));
   } catch (err) { say(`search: ${err.message}`); }
+}
+
+async function openAlbum(id) {
+  try {
+    const { album, tracks } = await api("GET", `/api/v1/library/albums/${id}`);
+    const head = el("li", `${album.title} – ${album.artist}${album.year ? ` (${album.year})` : ""}, ${album.tracks} track(s)`);
+    head.append(pickButtons(tracks.map((t) => t.track_id), album.title));
+    showList(`Album: ${album.title}`, [head, ...tracks.map(trackRow)]);
+  } catch (err) { say(`album: ${err.message}`); }
+}
+
+async function browse(kind, arg) {
+  for (const b of document.querySelectorAll("[data-browse]")) b.setAttribute("aria-pressed", String(b.dataset.browse === kind));
+  try {
+    if (kind === "artists") {
+      const { artists } = await api("GET", "/api/v1/library/artists");
+      showList("Artists", artists.map((a) => {
+        const row = el("li");
+        const open = el("button", `${a.name || "(no artist)"} – ${a.albums} album(s), ${a.tracks} track(s)`);
+        open.type = "button";
+        open.addEventListener("click", () => browse("albums", a.name));
+        row.append(open);
+        return row;
+      }));
+    } else if (kind === "albums") {
+      const { albums } = await api("GET", `/api/v1/library/albums${arg ? `?artist=${encodeURIComponent(arg)}` : ""}`);
+      showList(arg ? `Albums of ${arg}` : "Albums", albums.map((a) => {
+        const row = el("li");
+        const open = el("button", `${a.title} – ${a.artist}${a.year ? ` (${a.year})` : ""}`);
+        open.type = "button";
+        open.addEventListener("click", () => openAlbum(a.id));
+        row.append(open, albumPick(a));
+        return row;
+      }));
+    } else if (kind === "moods") {
+      const { moods } = await api("GET", "/api/v1/library/moods");
+      showList("Moods", moods.map((m) => {
+        const row = el("li");
+        const open = el("button", `${m.mood}: ${m.tracks} track(s)`);
+        open.type = "button";
+        open.addEventListener("click", async () => {
+          const { tracks } = await api("GET", `/api/v1/library/tracks?mood=${m.mood}&limit=100`);
+          showList(`Mood: ${m.mood}`, tracks.map(trackRow));
+        });
+        row.append(open);
+        return row;
+      }));
+    }
+  } catch (err) { say(`library: ${err.message}`); }
+}
+
+function albumPick(a) {  // an album's buttons load its tracks first
+  const box = el("span", "", "row-actions");
+  for (const [where, label] of [["now", "Play now"], ["next", "Play next"], ["end", "Add to queue"]]) {
+    const b = el("button", label);
+    b.type = "button";
+    b.setAttribute("aria-label", `${label}: ${a.title}`);
+    b.addEventListener("click", async () => {
+      try {
+        const { tracks } = await api("GET", `/api/v1/library/albums/${a.id}`);
+        await api("POST", "/api/v1/queue", { track_ids: tracks.map((t) => t.track_id), where });
+        say(`${a.title}: ${{ now: "playing now", next: "plays next", end: "added to the queue" }[where]}`, true);
+      } catch (err) { say(`queue: ${err.message}`); }
+    });
+    box.append(b);
+  }
+  return box;
 }
 
 let aimTimer = null;
@@ -232,8 +443,8 @@ function applySession() {
   $("login").hidden = !session.password_required || session.logged_in;
   $("logout").hidden = !session.password_required || !session.logged_in;
   const locked = session.password_required && !session.logged_in;
-  for (const node of document.querySelectorAll("button[data-command], select, #volume, #detection")) {
-    if (node.closest("#search") || node.closest("#results")) continue;
+  $("locked-note").hidden = !locked;
+  for (const node of document.querySelectorAll("button[data-command], select, #volume, #detection, #seek, #results button, #results select")) {
     node.disabled = locked;
   }
   applyAim();
@@ -288,14 +499,19 @@ function connect() {
   };
   source.addEventListener("snapshot", (e) => { stopPolling(); showLink("live", true); applySnapshot(JSON.parse(e.data)); });
   const on = (topic, render) => source.addEventListener(topic, (e) => { state[topic] = JSON.parse(e.data); render(); });
-  on("player", () => { const before = $("cover").dataset.src; renderPlayer(); if ($("cover").dataset.src !== before) loadHistory(); });
+  on("player", renderPlayer);
   on("volume", renderVolume);
   on("mood", () => { renderMood(); loadChart(); });
   on("detection", renderRoomControls); on("policy", renderRoomControls); on("override", renderRoomControls);
   on("camera", renderRoomControls);
   on("library", renderLibrary);
   source.addEventListener("queue", (e) => renderQueue(JSON.parse(e.data).queue));
-  source.addEventListener("event", (e) => { const ev = JSON.parse(e.data); if (ev.type === "track_ended") loadHistory(); });
+  on("diagnostics", renderStatus);
+  source.addEventListener("event", (e) => {
+    const ev = JSON.parse(e.data);
+    if (ev.type === "track_started") setTimeout(loadHistory, 300);  // the last track's play is recorded by then
+    if (ev.type === "refresh_skipped") say(`Nothing to read: ${ev.why}. The music plays on.`, true);
+  });
 }
 
 function wire() {
@@ -312,6 +528,30 @@ function wire() {
   $("aim").addEventListener("toggle", applyAim);
   $("aim-look").addEventListener("click", () => command("refresh"));
   $("search").addEventListener("submit", (e) => { e.preventDefault(); search($("q").value); });
+  for (const b of document.querySelectorAll("[data-browse]")) b.addEventListener("click", () => browse(b.dataset.browse));
+  const seek = $("seek");
+  seek.addEventListener("input", () => { seeking = true; renderProgress(); });
+  seek.addEventListener("change", async () => {
+    seeking = false;
+    try {
+      await api("POST", "/api/v1/player/seek", { position: Number(seek.value) });
+      state.player = { ...(state.player || {}), position: Number(seek.value) };
+      progressAt = performance.now();
+    } catch (err) { say(`seek: ${err.message}`); }
+  });
+  setInterval(renderProgress, 1000);
+  document.addEventListener("keydown", (e) => {  // space: play/pause, n/p: next/previous, arrows: volume
+    if (e.target.closest("input, select, textarea, button") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const keys = { " ": () => command("player", "toggle"), n: () => command("player", "next"),
+      p: () => command("player", "previous"), ArrowUp: () => command("volume", "+5"), ArrowDown: () => command("volume", "-5"),
+      ArrowRight: () => command("player", "next"), ArrowLeft: () => command("player", "previous") };
+    if (keys[e.key] && !($("playpause").disabled)) { e.preventDefault(); keys[e.key](); }
+  });
+  if ("mediaSession" in navigator) {
+    for (const [action, value] of [["play", "play"], ["pause", "pause"], ["nexttrack", "next"], ["previoustrack", "previous"]]) {
+      try { navigator.mediaSession.setActionHandler(action, () => command("player", value)); } catch (err) { /* not offered */ }
+    }
+  }
   $("login").addEventListener("submit", async (e) => {
     e.preventDefault();
     try { await api("POST", "/api/v1/login", { password: $("password").value }); say(""); }
@@ -329,6 +569,10 @@ function wire() {
 
 async function main() {
   wire();
+  try {  // the state the page was served with: shown at once
+    const initial = JSON.parse($("initial-state").textContent || "{}");
+    if (initial.player) applySnapshot(initial);
+  } catch (err) { /* the live stream brings it */ }
   try { await loadSession(); } catch (err) { say(`cannot reach the box: ${err.message}`); }
   connect();
   loadHistory();
