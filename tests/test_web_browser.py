@@ -13,7 +13,7 @@ from core_testkit import HAPPY_FACE, REPO, wait_until
 from web_testkit import Box
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOT = REPO / "docs" / "web-page.png"
+SCREENSHOT = REPO / "docs" / "web-search.png"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium (./setup.sh --test installs it)")
 # Chromium on a machine with no network: no background connections, no first-run work.
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -124,7 +124,7 @@ function renderVolume() {
   $("volume-cap").textContent = v.max !== undefined ? `(cap ${v.max})` : "";
 }
 
-const SOURCE_WORDS = { camera: "read from the camera", override: "set by hand", default: "nothing read yet" };
+const SOURCE_WORDS = { camera: "read from the camera", override: "set by hand", default: "the default mood (no face read yet)" };
 
 function ago(at) {
   if (!at) return "";
