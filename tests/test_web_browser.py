@@ -245,3 +245,22 @@ def test_layouts_and_themes(browser, box: Box, scheme: str, size: tuple[int, int
                           full_page=size[0] < 900)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("scheme", ["dark", "light"])
+@pytest.mark.parametrize("size", [(390, 844), (1280, 900)], ids=["phone", "laptop"])
+def test_no_serious_accessibility_problem(browser, box: Box, scheme: str, size: tuple[int, int]) -> None:
+    axe = pytest.importorskip("axe_playwright_python.sync_playwright")
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, color_scheme=scheme)
+    try:
+        pg = context.new_page()
+        pg.goto(box.url + "/")
+        pg.wait_for_selector("body[data-ready='1']", timeout=15000)
+        pg.click("[data-browse=albums]")  # with the library list open too
+        expect(pg.locator("#results li").first).to_be_visible()
+        results = axe.Axe().run(pg)
+        bad = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in results.response["violations"]
+               if v["impact"] in ("serious", "critical")]
+        assert bad == [], bad
+    finally:
+        context.close()
