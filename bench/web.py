@@ -227,6 +227,35 @@ def page_load(port: int, timeout_s: float = 10.0) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def page_render(port: int, runs: int = 3) -> dict[str, float] | None:
+    """The page in headless Chromium (a phone's size): first contentful paint, the state shown
+    (body[data-ready]), controls usable (the session loaded), and the bytes it transferred; medians."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    rows: list[dict[str, float]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless=new", "--no-sandbox"])
+        for _ in range(runs):
+            context = browser.new_context(viewport={"width": 390, "height": 844})
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("body[data-ready='1']")
+            ready = (time.perf_counter() - started) * 1000
+            page.wait_for_selector("#link.live", timeout=30000)
+            interactive = (time.perf_counter() - started) * 1000
+            timing = page.evaluate("""() => ({
+                fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime || 0,
+                bytes: performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+                       .reduce((sum, e) => sum + (e.transferSize || 0), 0)})""")
+            rows.append({"fcp": timing["fcp"], "ready": ready, "interactive": interactive, "bytes": timing["bytes"]})
+            context.close()
+        browser.close()
+    return {key: statistics.median(r[key] for r in rows) for key in rows[0]}
+
+
 def idle_connections(port: int, count: int) -> list[socket.socket]:
     opened = []
     for _ in range(count):
@@ -305,10 +334,11 @@ def main() -> int:
                                          statistics.median(latencies), pct(latencies, 0.95),
                                          pct(delays, 0.95), max(delays, default=float("nan")), expected - len(delays)))
                     if run == 0:
+                        render = page_render(port)
                         quiet = statistics.median(page_load(port) for _ in range(5))
                         idle = idle_connections(port, 200)
                         busy = statistics.median(page_load(port) for _ in range(3))
-                        loads.append((len(idle), quiet, busy))
+                        loads.append((len(idle), quiet, busy, render))
                         for s in idle:
                             s.close()
                     time.sleep(1.0)
@@ -335,9 +365,13 @@ def main() -> int:
         print(f"| {count} | {opened} | {refused} | {rate:.0f} | {median:.1f} | {p95:.1f} | {d95:.0f} | {dmax:.0f} | "
               f"{missed} |")
     print("\npage load (/, app.js, style.css, /api/v1/state; new connection each), median of 5 (3 under load)")
-    for idle, quiet, busy in loads:
+    for idle, quiet, busy, render in loads:
         print(f"| no other client | {quiet:.0f} ms |\n| {idle} connections that never finish their headers | "
               f"{'no answer within 10 s' if busy == float('inf') else f'{busy:.0f} ms'} |")
+        if render:
+            print(f"\nthe page in headless Chromium (390x844, median of 3): first contentful paint {render['fcp']:.0f} ms, "
+                  f"state shown {render['ready']:.0f} ms, live {render['interactive']:.0f} ms, "
+                  f"{render['bytes'] / 1024:.1f} KiB transferred")
     print(f"\nGET /api/v1/state with web.password set ({args.seconds:g} s, 2 threads)")
     print("| meanwhile | requests | median ms | p95 ms |")
     print("|---|---|---|---|")
