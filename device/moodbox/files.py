@@ -38,8 +38,10 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
 
 
 def write_json_atomic(path: Path, data: Any, mode: int | None = None) -> None:
-    write_atomic(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"), mode)
+    """ASCII JSON: file names that are not UTF-8 (surrogates) are escaped, not an error."""
+    write_atomic(path, json.dumps(data, indent=1).encode("ascii"), mode)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    write_atomic(path, text.encode("utf-8"))
+    """UTF-8; a file name that was not UTF-8 goes back as the bytes it was (surrogateescape)."""
+    write_atomic(path, text.encode("utf-8", "surrogateescape"))

@@ -140,7 +140,9 @@ class MpvPlayer:
         """Go to `seconds` into the current track (playing or paused)."""
         with self._lock:
             if self._state in ("playing", "paused") and self._queue.current is not None:
-                self._queue.position = max(0.0, float(seconds))
+                end = self._queue.known_duration()
+                target = min(max(0.0, float(seconds)), max(0.0, end - 1.0) if end else float(seconds))
+                self._queue.position = round(target, 1)  # tenths: mpv chokes on denormal floats
                 self._mpv.set_property("time-pos", self._queue.position)
 
     def play(self) -> None:

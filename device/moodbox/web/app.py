@@ -59,24 +59,26 @@ class WebApp:
         self.camera_view = camera_view
         self.logins = LoginLimiter()
         self._covers: dict[int, bool] = {}  # track id -> has an embedded picture (the page asks only for those)
+        browse = Browse(core, sessions)
         routes = [
             Route("/", self.index, methods=["GET"]),
             Route("/static/{name}", self.static_file, methods=["GET"]),
             Route("/api/v1/session", self.session_info, methods=["GET"]),
             Route("/api/v1/state", self.state, methods=["GET"]),
-            Route("/api/v1/queue", self.queue, methods=["GET"]),
+            Route("/api/v1/queue", by_method(GET=self.queue, POST=browse.pick), methods=["GET", "POST"]),
             Route("/api/v1/history", self.history, methods=["GET"]),
             Route("/api/v1/mood/history", self.mood_history, methods=["GET"]),
             Route("/api/v1/library/search", self.search, methods=["GET"]),
             Route("/api/v1/tracks/{track_id}/cover", self.cover, methods=["GET"]),
-            Route("/api/v1/tracks/{track_id}/mood", self.track_mood, methods=["PUT"]),
+            Route("/api/v1/tracks/{track_id}/mood", by_method(PUT=self.track_mood, DELETE=browse.undo_mood),
+                  methods=["PUT", "DELETE"]),
             Route("/api/v1/camera/view.jpg", self.camera_picture, methods=["GET"]),
             Route("/api/v1/openapi.json", self.openapi, methods=["GET"]),
             Route("/api/v1/events", self.events, methods=["GET"]),
             Route("/api/v1/login", self.login, methods=["POST"]),
             Route("/api/v1/logout", self.logout, methods=["POST"]),
             Route("/api/v1/commands/{thing}", self.command, methods=["POST"]),
-            *Browse(core, sessions).routes(),
+            *browse.routes(),
         ]
         handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
             ApiError: self._api_error, ChangeRefused: self._api_error, HTTPException: self._http_error,
@@ -322,6 +324,13 @@ class WebApp:
     def need_owner(self, request: Request, what: str) -> None:
         if not self.private(request):
             raise ApiError(401, f"log in first: {what} is for the box's owner")
+
+
+def by_method(**handlers: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """One endpoint for a path whose methods have handlers of their own (one route: a right Allow header)."""
+    async def endpoint(request: Request) -> Response:
+        return await handlers[request.method if request.method != "HEAD" else "GET"](request)
+    return endpoint
 
 
 def _payload(value: Any) -> bytes:

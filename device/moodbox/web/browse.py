@@ -33,9 +33,7 @@ class Browse:
             Route("/api/v1/library/albums/{album_id}", self.album, methods=["GET"]),
             Route("/api/v1/library/moods", self.moods, methods=["GET"]),
             Route("/api/v1/library/tracks", self.tracks, methods=["GET"]),
-            Route("/api/v1/queue", self.pick, methods=["POST"]),
             Route("/api/v1/player/seek", self.seek, methods=["POST"]),
-            Route("/api/v1/tracks/{track_id}/mood", self.undo_mood, methods=["DELETE"]),
         ]
 
     def _cover(self, album: dict[str, Any]) -> dict[str, Any]:

@@ -419,6 +419,7 @@ async function refreshAim() {
     const old = img.src;
     img.src = URL.createObjectURL(await response.blob());
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    await img.decode().catch(() => {});  // shown once it is a picture, not before
     img.hidden = false;
     const faces = response.headers.get("X-Faces");
     $("aim-note").textContent = `${faces} face(s), ${response.headers.get("X-Frame-Age")} s ago`;
