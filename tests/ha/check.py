@@ -30,6 +30,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from core_testkit import NO_FACE, camera_folder, config_data, write_config, write_library  # noqa: E402
 from mqtt.broker import Mosquitto, free_port  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import integration  # noqa: E402
+
 from moodbox.core import POLICIES  # noqa: E402
 from moodbox.mqtt.discovery import discovery_messages  # noqa: E402
 from moodbox.mqtt.topics import Topics  # noqa: E402
@@ -136,12 +139,26 @@ def print_table(states: dict[str, dict[str, Any]], expected: list[str]) -> None:
     print()
 
 
+def print_media_player(states: dict[str, dict[str, Any]]) -> None:
+    """The media player's row and the attributes a media card shows."""
+    state = states.get(integration.ENTITY, {})
+    a = state.get("attributes", {})
+    print(f"\n{integration.ENTITY:42} {str(state.get('state', '(missing)'))[:34]:34} "
+          f"{'yes' if state.get('state') not in (None, 'unavailable') else 'no'}")
+    for key in ("media_title", "media_artist", "media_album_name", "media_duration", "media_position",
+                "volume_level", "max_volume", "sound_mode", "sound_mode_list", "entity_picture", "supported_features"):
+        value = str(a.get(key)).split("?")[0]
+        print(f"  {key:40} {value[:60]}")
+    print()
+
+
 def moodbox_log_lines(log: str) -> list[str]:
-    """HA log lines at WARNING or above that concern MQTT discovery or moodbox."""
+    """HA log lines at WARNING or above that concern MQTT discovery or moodbox (the integration included),
+    but for the one warning Home Assistant logs about every custom integration."""
     lines = []
     for line in log.splitlines():
         if (" WARNING " in line or " ERROR " in line or " CRITICAL " in line) and \
-                ("mqtt" in line.lower() or "moodbox" in line.lower()):
+                ("mqtt" in line.lower() or "moodbox" in line.lower()) and integration.CUSTOM_WARNING not in line:
             lines.append(line)
     return lines
 
@@ -153,6 +170,7 @@ def run(hass: Path, work: Path) -> int:
     ha_port = free_port()
     ha_dir = work / "ha"
     ha_dir.mkdir()
+    integration.install(ha_dir)
     (ha_dir / "configuration.yaml").write_text(
         "homeassistant:\n  name: moodbox check\n  unit_system: metric\n  time_zone: UTC\n"
         "  latitude: 0\n  longitude: 0\n  elevation: 0\n"
@@ -174,9 +192,12 @@ def run(hass: Path, work: Path) -> int:
 
         library = work / "music"
         write_library(library, seconds=30.0)
+        integration.add_covers(library)
+        web_port = free_port()
         data = config_data(work / "state", library, str(camera_folder(work / "cam", NO_FACE)),
                            mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port, "device_id": DEVICE_ID},
                            audio={"output": "null", "start_volume": START_VOLUME, "max_volume": MAX_VOLUME},
+                           web={"enabled": True, "bind": "127.0.0.1", "port": web_port},
                            logging={"level": "INFO"})
         config = write_config(work, data)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -260,6 +281,16 @@ def run(hass: Path, work: Path) -> int:
         ha.service("button", "press", {"entity_id": "button.moodbox_play_pause"})
         checks.report(wait_until(lambda: state_of("sensor.moodbox_player_state") == "paused", 30),
                       "button.press play/pause pauses", str(state_of("sensor.moodbox_player_state")))
+
+        # The moodbox integration: found, added, following and driving the box.
+        media = integration.IntegrationCheck(ha, checks.report, f"http://127.0.0.1:{web_port}", hass,
+                                             work / "moodbox.log")
+        if media.add():
+            media.follows()
+            print_media_player(ha.states())
+            media.drives()
+            media.library()
+
         box_text = (work / "moodbox.log").read_text(errors="replace")
         rejected = [line for line in box_text.splitlines() if "rejected" in line.lower() or " ERROR " in line]
         checks.report(not rejected, "moodbox rejected no command from Home Assistant", " | ".join(rejected[:3]))
@@ -267,9 +298,9 @@ def run(hass: Path, work: Path) -> int:
         box.send_signal(signal.SIGTERM)
         checks.report(box.wait(30) == 0, "moodbox exits 0 on SIGTERM")
         checks.report(wait_until(lambda: all(ha.states().get(e, {}).get("state") == "unavailable"
-                                             for e in expected), 30),
-                      "after SIGTERM every entity is unavailable")
-        print_table(ha.states(), expected)
+                                             for e in expected + [integration.ENTITY]), 30),
+                      "after SIGTERM every entity is unavailable (the media player too)")
+        print_table(ha.states(), expected + [integration.ENTITY])
         log = ha_log.read_text(errors="replace") if ha_log.exists() else ""
         bad = moodbox_log_lines(log)
         for line in bad:

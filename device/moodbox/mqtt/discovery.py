@@ -114,18 +114,24 @@ def hardware_model(path: Path = Path("/proc/device-tree/model")) -> str | None:
         return None
 
 
-def device_block(topics: Topics) -> dict[str, Any]:
+def device_block(topics: Topics, configuration_url: str | None = None) -> dict[str, Any]:
     device = {"identifiers": [f"moodbox_{topics.device_id}"], "name": "moodbox", "model": "moodbox",
               "manufacturer": "moodbox project", "sw_version": __version__}
+    if configuration_url:
+        # Home Assistant links the device page to the box's web page; the moodbox integration
+        # (custom_components/moodbox) finds the box's REST API there.
+        device["configuration_url"] = configuration_url
     hardware = hardware_model()
     if hardware:
         device["hw_version"] = hardware
     return device
 
 
-def discovery_messages(topics: Topics, max_volume: int) -> list[tuple[str, dict[str, Any]]]:
-    """Every entity's (config topic, payload)."""
+def discovery_messages(topics: Topics, max_volume: int,
+                       configuration_url: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Every entity's (config topic, payload); `configuration_url`: the box's web page, if it has one."""
     messages = []
+    device = device_block(topics, configuration_url)
     for entity in _entities(topics, max_volume):
         object_id = f"moodbox_{entity.key}"
         payload = {
@@ -135,7 +141,7 @@ def discovery_messages(topics: Topics, max_volume: int) -> list[tuple[str, dict[
             "object_id": object_id,
             "default_entity_id": f"{entity.platform}.{object_id}",
             "availability": [{"topic": topics.availability}],
-            "device": device_block(topics),
+            "device": device,
             "origin": ORIGIN,
             **entity.options,
         }

@@ -64,9 +64,11 @@ def mood_payload(value: Any) -> dict[str, Any]:
 def player_payload(value: Any) -> dict[str, Any]:
     data = as_dict(value, "state")
     title, artist = _text(data.get("title")), _text(data.get("artist"))
+    track_id = data.get("track_id")  # the library's id (covers, the REST API); None for online tracks
     now_playing = " - ".join(p for p in (artist, title) if p) or "nothing"
     return {
         "state": (_text(data.get("state")) or "stopped").lower(),
+        "track_id": track_id if isinstance(track_id, int) and not isinstance(track_id, bool) else None,
         "title": title,
         "artist": artist,
         "album": _text(data.get("album")),
