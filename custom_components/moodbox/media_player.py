@@ -23,6 +23,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_platform
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.util import dt as dt_util
 
 from .box import BoxApiError, MissingApi, MoodboxBox
 from .const import DOMAIN, MQTT_IDENTIFIER, POLICIES, SERVICE_DISLIKE, SERVICE_LIKE, SERVICE_REFRESH_MOOD
@@ -36,13 +37,17 @@ BASE_FEATURES = (MediaPlayerEntityFeature.PLAY | MediaPlayerEntityFeature.PAUSE 
                  | MediaPlayerEntityFeature.VOLUME_SET | MediaPlayerEntityFeature.VOLUME_STEP
                  | MediaPlayerEntityFeature.SELECT_SOUND_MODE)
 REST_FEATURES = (MediaPlayerEntityFeature.BROWSE_MEDIA | MediaPlayerEntityFeature.PLAY_MEDIA
-                 | MediaPlayerEntityFeature.MEDIA_ENQUEUE)
+                 | MediaPlayerEntityFeature.MEDIA_ENQUEUE | MediaPlayerEntityFeature.SEEK)
 WHERE = {MediaPlayerEnqueue.PLAY: "now", MediaPlayerEnqueue.REPLACE: "now", MediaPlayerEnqueue.NEXT: "next",
          MediaPlayerEnqueue.ADD: "end"}
-# media_content_id of what the library browser shows: "moodbox://artists", "moodbox://artist/<name>",
-# "moodbox://album/<id>", "moodbox://track/<id>".
+# media_content_id of what the library browser shows: "moodbox://library", "moodbox://artists",
+# "moodbox://artist/<name>", "moodbox://album/<id>", "moodbox://moods", "moodbox://mood/<mood>",
+# "moodbox://track/<id>".
 PREFIX = "moodbox://"
-ROOT = f"{PREFIX}artists"
+ROOT = f"{PREFIX}library"
+ARTISTS = f"{PREFIX}artists"
+MOODS = f"{PREFIX}moods"
+MOOD_TRACKS = 100  # a mood plays (and lists) at most this many of its tracks
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddEntitiesCallback) -> None:
@@ -203,12 +208,15 @@ class MoodboxPlayer(MediaPlayerEntity):
         kind, _, value = media_id.removeprefix(PREFIX).partition("/")
         if kind == "track" and value.isdigit():
             track_ids = [int(value)]
-        elif kind == "album" and value:
-            answer = await self._library(f"/api/v1/library/albums/{quote(value, safe='')}", "browsing albums")
-            track_ids = [int(t["track_id"]) for t in answer.get("tracks", []) if "track_id" in t]
+        elif kind in ("album", "mood") and value:
+            try:
+                tracks = await self._tracks(kind, value)
+            except BrowseError as exc:
+                raise HomeAssistantError(str(exc)) from exc
+            track_ids = [int(t["track_id"]) for t in tracks]
         else:
-            raise HomeAssistantError(f"moodbox plays moodbox://track/<id> or moodbox://album/<id> from its "
-                                     f"library (browse it), not {media_id!r}")
+            raise HomeAssistantError(f"moodbox plays moodbox://track/<id>, moodbox://album/<id> or "
+                                     f"moodbox://mood/<mood> from its library (browse it), not {media_id!r}")
         if not track_ids:
             raise HomeAssistantError(f"moodbox: nothing to play in {media_id}")
         where = WHERE.get(enqueue or MediaPlayerEnqueue.PLAY, "now")
@@ -217,6 +225,26 @@ class MoodboxPlayer(MediaPlayerEntity):
         except MissingApi as exc:
             self.box.log_missing_once("/api/v1/queue", "queue API (POST /api/v1/queue)")
             raise HomeAssistantError("this moodbox cannot queue music from Home Assistant yet: update it") from exc
+
+    async def async_media_seek(self, position: float) -> None:
+        try:
+            await self.box.async_post_json("/api/v1/player/seek", {"position": max(0.0, float(position))})
+        except MissingApi as exc:
+            self.box.log_missing_once("/api/v1/player/seek", "seek API (POST /api/v1/player/seek)")
+            raise HomeAssistantError("this moodbox cannot seek from Home Assistant yet: update it") from exc
+        # The box publishes no new player state for a jump in position alone: show it here.
+        self.box.states["player"] = {**self._player, "position": max(0.0, float(position))}
+        self.box.player_updated_at = dt_util.utcnow()
+        self.async_write_ha_state()
+
+    async def _tracks(self, kind: str, value: str) -> list[dict[str, Any]]:
+        """The tracks of an album or a mood, in order."""
+        if kind == "album":
+            answer = await self._library(f"/api/v1/library/albums/{quote(unquote(value), safe='')}", "browsing albums")
+        else:
+            answer = await self._library("/api/v1/library/tracks", "browsing moods",
+                                         {"mood": unquote(value), "limit": str(MOOD_TRACKS)})
+        return [t for t in answer.get("tracks", []) if isinstance(t, dict) and isinstance(t.get("track_id"), int)]
 
     async def _library(self, path: str, what: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         try:
@@ -231,13 +259,30 @@ class MoodboxPlayer(MediaPlayerEntity):
                                  media_content_id: str | None = None) -> BrowseMedia:
         content_id = media_content_id or ROOT
         if content_id == ROOT:
-            answer = await self._library("/api/v1/library/artists", "browsing artists")
-            children = [self._node(MediaClass.ARTIST, f"{PREFIX}artist/{quote(a['name'], safe='')}", a["name"],
-                                   can_play=False, can_expand=True)
-                        for a in answer.get("artists", []) if isinstance(a, dict) and a.get("name")]
+            await self._library("/api/v1/library/artists", "browsing artists")  # an older box: say so here
+            children = [self._node(MediaClass.DIRECTORY, ARTISTS, "Artists", False, True),
+                        self._node(MediaClass.DIRECTORY, MOODS, "Moods", False, True)]
             return self._node(MediaClass.DIRECTORY, ROOT, "moodbox library", False, True, children,
+                              children_class=MediaClass.DIRECTORY)
+        if content_id == ARTISTS:
+            answer = await self._library("/api/v1/library/artists", "browsing artists")
+            children = [self._node(MediaClass.ARTIST, f"{PREFIX}artist/{quote(a['name'], safe='')}",
+                                   f"{a['name']} ({a.get('tracks', '?')})", can_play=False, can_expand=True)
+                        for a in answer.get("artists", []) if isinstance(a, dict) and a.get("name")]
+            return self._node(MediaClass.DIRECTORY, ARTISTS, "Artists", False, True, children,
                               children_class=MediaClass.ARTIST)
+        if content_id == MOODS:
+            answer = await self._library("/api/v1/library/moods", "browsing moods")
+            children = [self._node(MediaClass.GENRE, f"{PREFIX}mood/{quote(m['mood'], safe='')}",
+                                   f"{m['mood']} ({m.get('tracks', 0)})", True, True)
+                        for m in answer.get("moods", []) if isinstance(m, dict) and m.get("mood") and m.get("tracks")]
+            return self._node(MediaClass.DIRECTORY, MOODS, "Moods", False, True, children,
+                              children_class=MediaClass.GENRE)
         kind, _, value = content_id.removeprefix(PREFIX).partition("/")
+        if kind == "mood":
+            children = [self._track(t, with_artist=True) for t in await self._tracks(kind, value)]
+            return self._node(MediaClass.GENRE, content_id, unquote(value), True, True, children,
+                              children_class=MediaClass.TRACK)
         if kind == "artist":
             artist = unquote(value)
             answer = await self._library("/api/v1/library/albums", "browsing albums", {"artist": artist})
@@ -247,15 +292,20 @@ class MoodboxPlayer(MediaPlayerEntity):
         if kind == "album":
             answer = await self._library(f"/api/v1/library/albums/{quote(unquote(value), safe='')}", "browsing albums")
             album = answer.get("album") or {}
-            children = [self._node(MediaClass.TRACK, f"{PREFIX}track/{t['track_id']}",
-                                   " - ".join(p for p in (t.get("artist"), t.get("title")) if p) or str(t["track_id"]),
-                                   True, False, thumbnail=self._thumb(f"{PREFIX}track/{t['track_id']}"))
-                        for t in answer.get("tracks", []) if isinstance(t, dict) and "track_id" in t]
+            children = [self._track(t, with_artist=False) for t in answer.get("tracks", [])
+                        if isinstance(t, dict) and isinstance(t.get("track_id"), int)]
             node = self._album({**album, "id": album.get("id", unquote(value))})
             node.children = children
             node.children_media_class = MediaClass.TRACK
             return node
         raise BrowseError(f"moodbox: unknown library item {content_id!r}")
+
+    def _track(self, track: dict[str, Any], with_artist: bool) -> BrowseMedia:
+        title = str(track.get("title") or track["track_id"])
+        if with_artist and track.get("artist"):
+            title = f"{track['artist']} - {title}"
+        content_id = f"{PREFIX}track/{track['track_id']}"
+        return self._node(MediaClass.TRACK, content_id, title, True, False, thumbnail=self._thumb(content_id))
 
     def _album(self, album: dict[str, Any]) -> BrowseMedia:
         content_id = f"{PREFIX}album/{quote(str(album['id']), safe='')}"

@@ -197,24 +197,28 @@ class IntegrationCheck:
             print("SKIP  browsing and play_media of a track/album: this moodbox has no GET /api/v1/library/artists "
                   "yet (issue 29)", flush=True)
             return
-        artists = (root.get("result") or {}).get("children") or []
+        sections = {c["title"]: c["media_content_id"] for c in (root.get("result") or {}).get("children") or []}
+        artists = (self.browse(sections.get("Artists", "")).get("result") or {}).get("children") or []
         if not self.report(root.get("success") is True and bool(artists), "media browsing: the library's artists",
-                           f"{len(artists)} artists"):
+                           f"sections {sorted(sections)}, {len(artists)} artists"):
             return
         albums = (self.browse(artists[0]["media_content_id"]).get("result") or {}).get("children") or []
         album = self.browse(albums[0]["media_content_id"]).get("result") if albums else None
         tracks = (album or {}).get("children") or []
         self.report(bool(albums) and bool(tracks) and all(t["can_play"] for t in tracks),
                     "media browsing: an artist's albums, an album's tracks",
-                    f"{artists[0]['title']}: {len(albums)} albums, {len(tracks)} tracks")
+                    f"{artists[0]['title']}: {len(albums)} album(s); {album and album['title']}: {len(tracks)} tracks")
+        moods = (self.browse(sections.get("Moods", "")).get("result") or {}).get("children") or []
+        mood = self.browse(moods[0]["media_content_id"]).get("result") if moods else None
+        self.report(bool(moods) and bool((mood or {}).get("children")), "media browsing: moods, a mood's tracks",
+                    f"{[m['title'] for m in moods]}; {mood and mood['title']}: {len((mood or {}).get('children') or [])} tracks")
         if not tracks:
             return
         self.service("play_media", {"media_content_type": "music", "media_content_id": album["media_content_id"]})
         first = tracks[0]["title"]
-        self.report(wait_until(lambda: f"{self.attrs().get('media_artist')} - {self.attrs().get('media_title')}" == first
-                               or self.attrs().get("media_title") == first),
+        self.report(wait_until(lambda: self.attrs().get("media_title") == first and self.state() == "playing"),
                     "media_player.play_media of an album plays its first track", f"{first}: {self.attrs().get('media_title')}")
-        track = tracks[-1]
+        track = (mood or {}).get("children", [None])[-1] or tracks[-1]
         self.service("play_media", {"media_content_type": "music", "media_content_id": track["media_content_id"],
                                     "enqueue": "next"})
         track_id = int(track["media_content_id"].rsplit("/", 1)[1])
@@ -226,3 +230,11 @@ class IntegrationCheck:
             return queue[current + 1]["track_id"] == track_id
         self.report(wait_until(queued_next), "media_player.play_media of a track with enqueue=next queues it next",
                     track["title"])
+        self.service("media_seek", {"seek_position": 12})
+
+        def box_position() -> float:
+            _, body, _ = http_get(f"{self.box_url}/api/v1/state")
+            return float(json.loads(body)["player"]["position"] or 0)
+        self.report(wait_until(lambda: 12 <= box_position() <= 20 and 12 <= (self.attrs().get("media_position") or 0) <= 20),
+                    "media_player.media_seek 12 s (the box's position and the player's)",
+                    f"box at {box_position():.1f} s, player at {self.attrs().get('media_position')} s")
