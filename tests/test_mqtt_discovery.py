@@ -190,3 +190,40 @@ def test_hardware_model_goes_into_the_device_block(tmp_path):
     model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\x00")
     assert hardware_model(model) == "Raspberry Pi 4 Model B Rev 1.4"
     assert hardware_model(tmp_path / "missing") is None
+
+
+def test_the_device_block_links_the_web_page_as_home_assistant_can_reach_it():
+    """configuration_url: HA's "Visit" link, and where the moodbox integration finds the REST API."""
+    import socket
+
+    from moodbox.mqtt.discovery import web_page_url
+
+    def config(**web):
+        return Config.model_validate({"web": web})
+
+    class Sock:
+        def __init__(self, address):
+            self.address = address
+
+        def getsockname(self):
+            return (self.address, 40000)
+
+    assert web_page_url(config(port=8080), Sock("192.168.1.20")) == "http://192.168.1.20:8080/"
+    assert web_page_url(config(bind="::", port=80), Sock("::ffff:10.0.0.5")) == "http://10.0.0.5:80/"
+    assert web_page_url(config(bind="::", port=80), Sock("fd00::5")) == "http://[fd00::5]:80/"
+    assert web_page_url(config(bind="127.0.0.1", port=9000), None) == "http://127.0.0.1:9000/"
+    assert web_page_url(config(enabled=False), Sock("192.168.1.20")) is None
+    assert web_page_url(config(), None) is None  # not connected: no address to give
+    with socket.socket() as unconnected:  # no address yet: none given
+        assert web_page_url(config(), unconnected) is None
+    messages = discovery_messages(TOPICS, 60, "http://192.168.1.20:8080/")
+    assert all(p["device"]["configuration_url"] == "http://192.168.1.20:8080/" for _, p in messages)
+    assert all("configuration_url" not in p["device"] for _, p in discovery_messages(TOPICS, 60))
+
+
+def test_the_player_state_carries_the_library_track_id():
+    from moodbox.mqtt.payloads import player_payload
+
+    assert player_payload({"state": "playing", "track_id": 7, "title": "x"})["track_id"] == 7
+    assert player_payload({"state": "playing", "track_id": None})["track_id"] is None  # an online track
+    assert player_payload({"track_id": True})["track_id"] is None

@@ -74,7 +74,8 @@ class Box:
 
     def __init__(self, tmp: Path, library: Path, web: dict[str, Any] | None = None, camera_image: Path = NO_FACE) -> None:
         port = free_port()
-        sections = {"web": {"enabled": True, "bind": "127.0.0.1", "port": port, **(web or {})}}
+        # No mDNS announcement here (tests/test_web_announce.py checks it): it would outlive short tests.
+        sections = {"web": {"enabled": True, "bind": "127.0.0.1", "port": port, "announce": False, **(web or {})}}
         camera = camera_folder(tmp / "cam", camera_image)
         self.config = make_config(tmp, config_data(tmp / "state", library, str(camera), **sections))
         self.core = Core(self.config)

@@ -194,6 +194,8 @@ class WebConfig(Section):
     # Serve the page over HTTPS with this certificate and key (PEM files); the session cookie is then Secure.
     tls_certificate: str | None = None
     tls_key: str | None = None
+    # Announce the page (_http._tcp) and the box (_moodbox._tcp) on the local network by mDNS (zeroconf).
+    announce: bool = True
 
     @model_validator(mode="after")
     def _tls_pair(self) -> WebConfig:

@@ -273,25 +273,8 @@ class MqttAdapter:
         self._publish_diagnostics(snapshot)
 
     def _web_url(self) -> str | None:
-        """The web page's address as Home Assistant can reach it, for the discovery's device block:
-        with web.bind on every interface, the address this box reaches the broker from (on a home
-        network the one Home Assistant reaches the box at). Sent again on every connect, so a new
-        DHCP address follows."""
-        web = self._config.web
-        if not web.enabled or self._client is None:
-            return None
-        host = web.bind
-        if host in ("0.0.0.0", "::", ""):
-            try:
-                sock = self._client.socket()
-                host = str(sock.getsockname()[0]) if sock is not None else ""
-            except (OSError, AttributeError, TypeError):
-                return None
-            host = host.removeprefix("::ffff:")
-        if not host:
-            return None
-        scheme = "https" if web.tls_certificate else "http"
-        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{web.port}/"
+        """The web page's address for the discovery's device block (sent again on every connect)."""
+        return discovery.web_page_url(self._config, self._client.socket() if self._client is not None else None)
 
     def _publish_states(self, snapshot: dict[str, Any]) -> None:
         for name in STATE_NAMES:

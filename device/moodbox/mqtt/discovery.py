@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from moodbox import __version__
+from moodbox.config import Config
 from moodbox.core import POLICIES
 from moodbox.mqtt.topics import Topics
 from moodbox.readings import AGE_GROUPS, EMOTIONS
@@ -112,6 +113,25 @@ def hardware_model(path: Path = Path("/proc/device-tree/model")) -> str | None:
         return path.read_bytes().rstrip(b"\x00").decode("ascii", errors="replace").strip() or None
     except OSError:
         return None
+
+
+def web_page_url(config: Config, broker_socket: Any) -> str | None:
+    """The web page's address as Home Assistant can reach it: web.bind, or with every interface the
+    address this box reaches the broker from (on a home network, the one Home Assistant reaches the box
+    at). None with the page off."""
+    web = config.web
+    if not web.enabled:
+        return None
+    host = web.bind
+    if host in ("0.0.0.0", "::", ""):
+        try:
+            host = str(broker_socket.getsockname()[0]).removeprefix("::ffff:") if broker_socket is not None else ""
+        except (OSError, AttributeError, TypeError, IndexError):
+            return None
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    scheme = "https" if web.tls_certificate else "http"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{web.port}/"
 
 
 def device_block(topics: Topics, configuration_url: str | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from moodbox.config import Config
 from moodbox.core import CoreApi
+from moodbox.web.announce import Announcer
 from moodbox.web.cameraview import CameraView
 from moodbox.web.hosts import HostPolicy
 from moodbox.web.protocol import ConnectionLimits, protocol_class
@@ -40,6 +41,7 @@ class WebAdapter:
         self._thread: threading.Thread | None = None
         self.port: int | None = None  # the bound port (web.port, or the one picked for port 0)
         self._bound = threading.Event()
+        self.announcer = Announcer(config)  # mDNS: web.announce
 
     @property
     def feed(self) -> Any:
@@ -91,6 +93,7 @@ class WebAdapter:
                 scheme = "https" if web.tls_certificate else "http"
                 log.info("web page on %s://%s:%d/ (API: /api/v1)", scheme, web.bind, self.port)
                 self._bound.set()
+                self.announcer.publish(self.port)
                 failures = 0
                 asyncio.run(self._serve(sock))
                 if self._stop.is_set():
@@ -136,6 +139,7 @@ class WebAdapter:
 
     def stop(self) -> None:
         self._stop.set()
+        self.announcer.close()
         server = self._server
         if server is not None:
             server.should_exit = True
