@@ -45,10 +45,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, poll: float
         try:
             if predicate():
                 return True
-        except (OSError, urllib.error.URLError, KeyError, TypeError, ValueError):
-            pass
+        except (OSError, LookupError, StopIteration, TypeError, ValueError):
+            pass  # not there yet
         time.sleep(poll)
-    return predicate()
+    try:
+        return predicate()
+    except (OSError, LookupError, StopIteration, TypeError, ValueError):
+        return False
 
 
 def http_get(url: str) -> tuple[int, bytes, str]:
