@@ -71,8 +71,10 @@ class MoodboxPlayer(MediaPlayerEntity):
     def __init__(self, box: MoodboxBox) -> None:
         self.box = box
         self._attr_unique_id = f"moodbox_{box.device_id}_media_player"
-        # The same device as the box's MQTT entities: one "moodbox" device with all of them.
-        self._attr_device_info = DeviceInfo(identifiers={("mqtt", MQTT_IDENTIFIER.format(device_id=box.device_id))})
+        # The same device as the box's MQTT entities (the same identifier and names as its discovery's device
+        # block): one "moodbox" device with all of them, also when this entry comes before the MQTT entities.
+        self._attr_device_info = DeviceInfo(identifiers={("mqtt", MQTT_IDENTIFIER.format(device_id=box.device_id))},
+                                            name="moodbox", manufacturer="moodbox project", model="moodbox")
         self._attr_supported_features = BASE_FEATURES | (REST_FEATURES if box.url else MediaPlayerEntityFeature(0))
 
     async def async_added_to_hass(self) -> None:

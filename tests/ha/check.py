@@ -163,7 +163,7 @@ def moodbox_log_lines(log: str) -> list[str]:
     return lines
 
 
-def run(hass: Path, work: Path) -> int:
+def run(hass: Path, work: Path, ha_python: Path) -> int:
     checks = Checks()
     broker = Mosquitto(work / "broker")
     broker.start()
@@ -283,7 +283,7 @@ def run(hass: Path, work: Path) -> int:
                       "button.press play/pause pauses", str(state_of("sensor.moodbox_player_state")))
 
         # The moodbox integration: found, added, following and driving the box.
-        media = integration.IntegrationCheck(ha, checks.report, f"http://127.0.0.1:{web_port}", hass,
+        media = integration.IntegrationCheck(ha, checks.report, f"http://127.0.0.1:{web_port}", ha_python,
                                              work / "moodbox.log")
         if media.add():
             media.follows()
@@ -347,11 +347,12 @@ def _safe(check: Callable[[str], bool], value: str | None) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hass", type=Path, required=True, help="the hass executable in HA's venv")
+    parser.add_argument("--ha-python", type=Path, help="HA's Python (default: python beside --hass)")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs) and print its path")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="moodbox-ha-"))
     try:
-        return run(args.hass, work)
+        return run(args.hass, work, args.ha_python or args.hass.parent / "python")
     finally:
         if args.keep:
             print(f"logs kept in {work}")

@@ -63,9 +63,9 @@ def http_get(url: str) -> tuple[int, bytes, str]:
 
 
 class IntegrationCheck:
-    def __init__(self, ha: Any, report: Callable[..., bool], box_url: str, hass: Path, box_log: Path) -> None:
+    def __init__(self, ha: Any, report: Callable[..., bool], box_url: str, ha_python: Path, box_log: Path) -> None:
         self.ha, self.report, self.box_url, self.box_log = ha, report, box_url, box_log
-        self.ha_python = hass.parent / "python"
+        self.ha_python = ha_python
 
     def attrs(self) -> dict[str, Any]:
         return self.ha.states().get(ENTITY, {}).get("attributes", {})
@@ -80,8 +80,10 @@ class IntegrationCheck:
         return self.box_log.read_text(errors="replace").count(text)
 
     def websocket(self, message: dict[str, Any]) -> dict[str, Any]:
-        out = subprocess.run([str(self.ha_python), str(Path(__file__).with_name("ws.py")), self.ha.base,
-                              self.ha.token, json.dumps(message)], capture_output=True, text=True, timeout=60)
+        # The script on stdin: HA's Python may run in a root file system of its own (run.sh --ha).
+        out = subprocess.run([str(self.ha_python), "-", self.ha.base, self.ha.token, json.dumps(message)],
+                             input=Path(__file__).with_name("ws.py").read_text(), capture_output=True, text=True,
+                             timeout=60)
         return json.loads(out.stdout) if out.returncode == 0 and out.stdout.strip() else {"error": out.stderr[-300:]}
 
     def browse(self, content_id: str | None = None) -> dict[str, Any]:

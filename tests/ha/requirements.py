@@ -14,13 +14,26 @@ from homeassistant import bootstrap
 import homeassistant.components
 
 COMPONENTS = Path(homeassistant.components.__file__).parent
+
+
+def bootstrap_integrations() -> set[str]:
+    """The integrations HA's bootstrap sets up by itself; its sets are named differently across releases."""
+    found: set[str] = set()
+    for name in ("CORE_INTEGRATIONS", "DEFAULT_INTEGRATIONS", "FRONTEND_INTEGRATIONS", "RECORDER_INTEGRATIONS",
+                 "LOGGING_INTEGRATIONS", "LOGGING_AND_HTTP_DEPS_INTEGRATIONS"):
+        found.update(getattr(bootstrap, name, ()))
+    for stage in getattr(bootstrap, "STAGE_0_INTEGRATIONS", ()):  # 2024.x+: (name, domains, timeout)
+        if isinstance(stage, tuple) and len(stage) > 1 and isinstance(stage[1], (set, frozenset)):
+            found.update(stage[1])
+    return found
+
+
 WANTED = {"mqtt", "api", "config", "onboarding", "http", "cloud", "analytics", "recovery_mode",
           "stream",  # camera (a dependency of cloud) imports it
           # onboarding's core_config step starts these integrations' config flows
           "google_translate", "met", "radio_browser", "shopping_list",
-          *bootstrap.CORE_INTEGRATIONS, *bootstrap.DEFAULT_INTEGRATIONS, *bootstrap.FRONTEND_INTEGRATIONS,
-          *bootstrap.RECORDER_INTEGRATIONS}
-SKIP = {"hassio"}  # only under the Supervisor
+          *bootstrap_integrations()}
+SKIP = {"hassio", "debugpy", "zeroconf"}  # the Supervisor's; a debugger; zeroconf only with default_config
 
 
 def manifest(domain: str) -> dict:

@@ -3,15 +3,35 @@
 # venv (reused when present), then runs tests/ha/check.py against a loopback mosquitto and `moodbox run`.
 # Home Assistant 2024.3.3 is the newest release whose Requires-Python admits Python 3.11 (2024.4 needs 3.12).
 # Usage: bash tests/ha/run.sh     (MOODBOX_HA_VENV=DIR to put HA's venv elsewhere; default tests/ha/.venv)
+#        bash tests/ha/run.sh --ha VERSION   (as root) a newer release, in a Debian root file system of its own
+#        with the Python it needs (tests/ha/chroot.sh: 2026.2.x in Debian 13, 2026.3 and newer in forky; cached)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-HA_VERSION=2024.3.3
+HOST_HA_VERSION=2024.3.3
+HA_VERSION="$HOST_HA_VERSION"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --ha) HA_VERSION="${2:?--ha needs a version}"; shift 2 ;;
+        *) echo "usage: tests/ha/run.sh [--ha VERSION]" >&2; exit 2 ;;
+    esac
+done
 HA_VENV="${MOODBOX_HA_VENV:-tests/ha/.venv}"
 PY=.venv/bin/python
 START=$(date +%s)
 if [ ! -x "$PY" ]; then
     echo "tests/ha/run.sh: $PY missing; run ./setup.sh --test first" >&2
     exit 2
+fi
+if [ "$HA_VERSION" != "$HOST_HA_VERSION" ]; then
+    bash tests/ha/chroot.sh "$HA_VERSION" install
+    venv="$(bash tests/ha/chroot.sh "$HA_VERSION" paths)"
+    bash tests/ha/chroot.sh "$HA_VERSION" mount
+    trap 'bash tests/ha/chroot.sh "$HA_VERSION" umount' EXIT
+    echo "== Home Assistant $HA_VERSION ready after $(( $(date +%s) - START )) s"
+    status=0
+    "$PY" tests/ha/check.py --hass "$venv/hass-chroot" --ha-python "$venv/python-chroot" || status=$?
+    echo "== tests/ha/run.sh --ha $HA_VERSION took $(( $(date +%s) - START )) s"
+    exit "$status"
 fi
 version() { "$HA_VENV/bin/python" -c 'import homeassistant.const as c; print(c.__version__)' 2>/dev/null || true; }
 pip=("$HA_VENV/bin/python" -m pip install -q --disable-pip-version-check)
