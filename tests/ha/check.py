@@ -69,8 +69,11 @@ class HA:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(self.base + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read().decode()
+        except urllib.error.HTTPError as exc:  # say what Home Assistant answered
+            raise RuntimeError(f"{method} {path}: {exc.code} {exc.read().decode(errors='replace')[:300]}") from exc
         return json.loads(text) if text else None
 
     def wait_up(self, timeout: float) -> None:
@@ -79,7 +82,7 @@ class HA:
             try:
                 self.call("GET", "/api/onboarding")
                 return
-            except (OSError, urllib.error.URLError):
+            except (OSError, urllib.error.URLError, RuntimeError):
                 time.sleep(1)
         raise TimeoutError(f"Home Assistant did not answer on {self.base} within {timeout:.0f} s")
 
@@ -98,7 +101,8 @@ class HA:
     def add_mqtt(self, port: int) -> dict[str, Any]:
         flow = self.call("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
         while flow.get("type") == "form":
-            step = {"broker": {"broker": "127.0.0.1", "port": port}}.get(flow["step_id"], {})
+            step = {"broker": {**form_defaults(flow.get("data_schema") or []), "broker": "127.0.0.1", "port": port}
+                    }.get(flow["step_id"], {})
             flow = self.call("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", step)
         if flow.get("type") != "create_entry":
             raise RuntimeError(f"MQTT config flow ended with {flow}")
@@ -109,6 +113,24 @@ class HA:
 
     def service(self, domain: str, name: str, data: dict[str, Any]) -> None:
         self.call("POST", f"/api/services/{domain}/{name}", data)
+
+
+def form_defaults(schema: list[dict[str, Any]]) -> dict[str, Any]:
+    """A config-flow form's required fields at their defaults (newer MQTT flows have a section of
+    required "other settings": client certificate off, CA check off, TCP)."""
+    values: dict[str, Any] = {}
+    for field in schema:
+        name, selector = field.get("name"), field.get("selector") or {}
+        if field.get("type") == "expandable":
+            values[name] = form_defaults(field.get("schema") or [])
+        elif "default" in field:
+            values[name] = field["default"]
+        elif field.get("required") and "boolean" in selector:
+            values[name] = False
+        elif field.get("required") and "select" in selector and selector["select"].get("options"):
+            option = selector["select"]["options"][0]
+            values[name] = option.get("value") if isinstance(option, dict) else option
+    return values
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S, poll: float = 0.5) -> bool:
@@ -197,7 +219,8 @@ def run(hass: Path, work: Path, ha_python: Path) -> int:
         data = config_data(work / "state", library, str(camera_folder(work / "cam", NO_FACE)),
                            mqtt={"enabled": True, "host": "127.0.0.1", "port": broker.port, "device_id": DEVICE_ID},
                            audio={"output": "null", "start_volume": START_VOLUME, "max_volume": MAX_VOLUME},
-                           web={"enabled": True, "bind": "127.0.0.1", "port": web_port},
+                           web={"enabled": True, "bind": "127.0.0.1", "port": web_port,
+                                "password": integration.WEB_PASSWORD},
                            logging={"level": "INFO"})
         config = write_config(work, data)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -77,13 +77,13 @@ install_ha() {
         in_root "$venv/bin/python" -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read("homeassistant/package_constraints.txt").decode())' \
             "$venv/wheels/homeassistant-$VERSION-py3-none-any.whl" > "$ROOT$venv/constraints.txt"
         in_root "${pip[@]}" -c "$venv/constraints.txt" "$venv/wheels/homeassistant-$VERSION-py3-none-any.whl"
-        # The integrations check.py sets up (HA runs with --skip-pip), under HA's pins.
-        in_root "$venv/bin/python" - < "$HERE/requirements.py" > "$ROOT$venv/requirements.txt"
-        in_root "${pip[@]}" -c "$venv/constraints.txt" -r "$venv/requirements.txt"
         touch "$ROOT$venv/.moodbox-ready"
     else
         echo "== reusing Home Assistant $VERSION in $ROOT$venv"
     fi
+    # The integrations check.py sets up (HA runs with --skip-pip), under HA's pins; quick when all are there.
+    in_root "$venv/bin/python" - < "$HERE/requirements.py" > "$ROOT$venv/requirements.txt"
+    in_root "${pip[@]}" -c "$venv/constraints.txt" -r "$venv/requirements.txt"
     # check.py runs hass (and its Python, for websocket calls) through these.
     for tool in hass python; do
         cat >"$ROOT$venv/$tool-chroot" <<SH

@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[2]
 ENTITY = "media_player.moodbox"
+# The box's web page has a password in the check: queueing and seeking log in with it.
+WEB_PASSWORD = "check-web-pw-1"
 # Home Assistant says this about every custom integration, whatever it does (loader.CUSTOM_WARNING).
 CUSTOM_WARNING = "We found a custom integration moodbox which has not been tested by Home Assistant"
 # A 1x1 PNG: the check's tracks carry it as their embedded cover picture.
@@ -108,10 +110,11 @@ class IntegrationCheck:
         if not self.report(ok and source == "mqtt", "the box is found by itself (a moodbox config flow from its MQTT discovery)",
                            f"source {source}, {len(flows)} flow(s)"):
             return False
-        result = self.ha.call("POST", f"/api/config/config_entries/flow/{flows[0]['flow_id']}", {})
+        result = self.ha.call("POST", f"/api/config/config_entries/flow/{flows[0]['flow_id']}",
+                              {"password": WEB_PASSWORD})
         entry = result.get("result") or {}
         self.report(result.get("type") == "create_entry",
-                    "config flow completed through the REST API (the confirm step, no password)",
+                    "config flow completed through the REST API (the confirm step, with the box's web password)",
                     f"{result.get('type')}: {entry.get('title')}")
         entries = self.ha.call("GET", "/api/config/config_entries/entry?domain=moodbox")
         return self.report(wait_until(lambda: any(e["state"] == "loaded" for e in
@@ -222,7 +225,7 @@ class IntegrationCheck:
         self.service("play_media", {"media_content_type": "music", "media_content_id": album["media_content_id"]})
         first = tracks[0]["title"]
         self.report(wait_until(lambda: self.attrs().get("media_title") == first and self.state() == "playing"),
-                    "media_player.play_media of an album plays its first track", f"{first}: {self.attrs().get('media_title')}")
+                    "media_player.play_media of an album plays its first track (logged in with the web password)", f"{first}: {self.attrs().get('media_title')}")
         track = (mood or {}).get("children", [None])[-1] or tracks[-1]
         self.service("play_media", {"media_content_type": "music", "media_content_id": track["media_content_id"],
                                     "enqueue": "next"})

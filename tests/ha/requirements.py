@@ -33,7 +33,8 @@ WANTED = {"mqtt", "api", "config", "onboarding", "http", "cloud", "analytics", "
           # onboarding's core_config step starts these integrations' config flows
           "google_translate", "met", "radio_browser", "shopping_list",
           *bootstrap_integrations()}
-SKIP = {"hassio", "debugpy", "zeroconf"}  # the Supervisor's; a debugger; zeroconf only with default_config
+# A debugger; zeroconf (only with default_config). hassio stays: newer MQTT config flows import its client.
+SKIP = {"debugpy", "zeroconf"}
 
 
 def manifest(domain: str) -> dict:
