@@ -7,6 +7,7 @@ adapter stops (SIGTERM). Off with `web.announce: false`.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import socket
@@ -60,9 +61,10 @@ class Announcer:
         else:
             self._wake.set()
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Withdraw the announcement (goodbye packets, about 0.25 s) and stop. If the thread is still
-        probing (the first 3 s), wait up to `timeout` for it."""
+    def close(self, timeout: float = 0.2) -> None:
+        """Withdraw the announcement (goodbye packets, about 0.25 s) and stop, within the adapter's
+        shutdown budget. If the thread is still probing (the first 2 s after start), wait up to
+        `timeout` for it, else leave it (the announcement then expires by its TTL)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -117,11 +119,20 @@ class Announcer:
         else:
             if self._infos:
                 self._zeroconf.unregister_all_services()
-            for info in infos:
-                self._zeroconf.register_service(info, allow_name_change=True)
+            self._register(infos)
         self._infos, self._announced = infos, wanted
         log.info("web: announced by mDNS as %r (%s) on port %d, %s", infos[0].name, ", ".join(
             i.type.removesuffix(".local.") for i in infos), port, ", ".join(addresses))
+
+    def _register(self, infos: list[Any]) -> None:
+        """Register the services together: each probes the network for 1.6 s first (RFC 6762), in parallel;
+        their announcements then go on in zeroconf's own loop."""
+        zeroconf = self._zeroconf
+
+        async def register_all() -> None:
+            await asyncio.gather(*(zeroconf.async_register_service(info, allow_name_change=True) for info in infos))
+
+        asyncio.run_coroutine_threadsafe(register_all(), zeroconf.loop).result(15.0)
 
     def _services(self, host: str) -> list[tuple[str, str, dict[str, str]]]:
         web = self._config.web

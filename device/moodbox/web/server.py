@@ -139,10 +139,10 @@ class WebAdapter:
 
     def stop(self) -> None:
         self._stop.set()
-        self.announcer.close()
         server = self._server
         if server is not None:
             server.should_exit = True
+        self.announcer.close()  # mDNS goodbyes (0.25 s) while the server winds down
         if self._thread is not None:
             self._thread.join(3.0)
         if self.web is not None:
