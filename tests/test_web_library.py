@@ -118,8 +118,12 @@ def test_a_pick_with_an_unknown_track_changes_nothing(client: Client, box: Box) 
 
 def test_seek(client: Client, box: Box) -> None:
     wait_until(lambda: box.core.snapshot()["player"]["state"] == "playing", "playing")
+    seen: list[float] = []
+    stop = box.core.subscribe(lambda topic, data: seen.append(data.get("position") or 0) if topic == "player" else None)
     assert client.post("/api/v1/player/seek", {"position": 40}).status == 202
     wait_until(lambda: (box.core.player.status().position or 0) >= 40, "the position past 40 s")
+    wait_until(lambda: any(p >= 40 for p in seen), "the seek published (live pages, MQTT)")
+    stop()
     assert client.post("/api/v1/player/seek", {"position": -1}).status == 400
 
 

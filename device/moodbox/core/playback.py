@@ -71,7 +71,7 @@ class Playback:
 
     def seek(self, seconds: float) -> None:
         self.player.seek(seconds)
-        self.refresh_state()
+        self.refresh_state(position_changed=True)  # a seek is news: pages and MQTT show the new position
 
     def ran_out(self) -> None:
         """The player played past the last track."""
@@ -110,8 +110,8 @@ class Playback:
     def publish_volume(self) -> None:
         self.board.set("volume", {"volume": self.volume, "max": self.config.audio.max_volume})
 
-    def refresh_state(self) -> None:
-        """The player topic changes on track/state changes; the position alone is kept quietly."""
+    def refresh_state(self, position_changed: bool = False) -> None:
+        """The player topic changes on track/state changes; the position alone is kept quietly (but a seek is said)."""
         if self.player is None:
             return
         status = self.player.status()
@@ -130,7 +130,7 @@ class Playback:
             "duration": status.duration,
             "position": status.position,
             "queue_source": "picked" if self.picked else "room",
-        }, ignore=("position",))
+        }, ignore=() if position_changed else ("position",))
 
     # ----- persistence -----
 
