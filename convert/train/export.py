@@ -16,7 +16,7 @@ import shutil
 
 import numpy as np
 
-from ..common import METRICS, OUT, ROOT, full_int8, load_manifest, log, sha256_file, update_manifest, write_json
+from ..common import METRICS, OUT, ROOT, SEED, full_int8, load_manifest, log, sha256_file, update_manifest, write_json
 from ..data import EMOTION_LABELS
 from ..metrics import years_report
 from . import losses
@@ -24,7 +24,6 @@ from .datasets import age_margin, age_split, to_model_input
 from .loop import RUNS, TrainConfig, brief, emotion_report, load_data, load_model, load_run
 
 N_CALIB = 400
-CALIB_SEED = 20261121
 TARGETS = {
     "emotion": {"accuracy_min": 0.72, "macro_f1_min": 0.70, "class_recall_min": 0.50},
     "age": {"mae_max": 5.0, "band_bias_abs_max": 3.0},
@@ -170,7 +169,7 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     cfg, summary = load_run(run)
     model = device_model(load_model(cfg), cfg)
     train, val = load_data(cfg)
-    calib = to_model_input(train.subset(n_calib, CALIB_SEED).x)
+    calib = to_model_input(train.subset(n_calib, SEED).x)
     path = cfg.dir / "model_int8.tflite"
     to_int8(model, calib, path)
     x = to_model_input(val.x)
@@ -269,7 +268,7 @@ def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
             "license": "weights trained by the moodbox project; training data terms: " + data,
             "attribution": f"trained with `python -m convert.train {cfg.task}` on {data}",
             "input": inp, "output": out, "quantization": "int8",
-            "calibration": {"dataset": "training split", "n": N_CALIB, "seed": CALIB_SEED},
+            "calibration": {"dataset": "training split", "n": N_CALIB, "seed": SEED},
             "metrics": {"dataset": rep["validation"], "int8": {key: rep["int8"][key]},
                         "details": f"metrics/{path.stem.replace('_int8', '')}.json"}}
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..common import METRICS, OUT, load_manifest, log, remove_manifest_entry, update_manifest, write_json
+from ..common import METRICS, OUT, SEED, load_manifest, log, remove_manifest_entry, update_manifest, write_json
 from ..metrics import years_report
 
 PIVOT = 50.0
 SCALES = np.round(np.arange(1.0, 1.2001, 0.01), 2)
 SHIFTS = np.round(np.arange(-4.0, 4.0001, 0.25), 2)
-SEED = 20261121
 
 
 def stretched(years: np.ndarray, scale: float, shift: float) -> np.ndarray:
