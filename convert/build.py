@@ -39,7 +39,7 @@ def main(argv=None):
                 what.append("detector")
             else:
                 log("device/moodbox/perception not found: detector evaluation skipped")
-            evaluate.main(what)
+            evaluate.main(what, record_detector=True)
         elif step == "cards":
             from . import cards
             cards.write()

@@ -89,6 +89,17 @@ def source_entry(src, member):
             "member_sha256": src["members"][member]}
 
 
+def trial_out() -> bool:
+    """True when OUT is not the repository's models_tflite/ (a trial folder: --out, tests)."""
+    return OUT.resolve() != (ROOT / "models_tflite").resolve()
+
+
+def require_trial_out(what: str) -> None:
+    if not trial_out():
+        raise SystemExit(f"{what}: only into a trial models folder (--out DIR / MOODBOX_MODELS_OUT), "
+                         f"never into {OUT}")
+
+
 def load_manifest():
     if MANIFEST.exists():
         return json.loads(MANIFEST.read_text())
