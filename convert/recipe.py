@@ -2,8 +2,12 @@
 
 A recipe is a list of training stages (each a convert.train run: architecture, epochs, seed,
 threads, initialisation and the loss options) and the steps after them (export, ship, stretch),
-plus what each stage reached when it was first made ([stages.recorded]), so that a new run can
-be checked against it. No TensorFlow here: loading, validating and planning are plain Python
+plus figures to compare a new run with:
+- [stages.expect]: what this recipe gave with the code as it is (a run of it recorded them); a new
+  run on the same kind of machine must give them again, or the command fails;
+- [stages.history]: what the stage reached when the model was first made by hand (sessions 1-6);
+  shown next to the new figures, never failing: the code and the random state of those runs
+  cannot be restored bit for bit (convert/README.md, "Reproducing the shipped models"). No TensorFlow here: loading, validating and planning are plain Python
 (`python -m convert.reproduce --dry-run` works without convert/.venv).
 """
 from __future__ import annotations
@@ -22,10 +26,10 @@ COMMON = ("epochs", "lr", "batch", "seed", "threads", "patience", "distill", "mi
 BY_TASK = {"emotion": ("smoothing", "temperature", "class_power"),
            "age": ("head", "balance", "sigma", "input_size", "select")}
 REQUIRED = ("run", "arch", "init", "epochs", "lr", "batch", "seed", "threads", "patience")
-STAGE_ONLY = ("run", "arch", "init", "tiny", "minutes", "recorded", "export")
+STAGE_ONLY = ("run", "arch", "init", "tiny", "minutes", "expect", "history", "export")
 STEPS = {"export": ("run", "n_calib", "bench_n"),
          "ship": ("run", "name", "gate"),
-         "stretch": ("model", "name", "drop_base", "flip", "gate", "limit_val", "recorded")}
+         "stretch": ("model", "name", "drop_base", "flip", "gate", "limit_val", "expect", "history")}
 # minutes on the 2-core workstation for what a stage's minutes do not include (estimates from
 # session logs: data caches are built once per work folder and reused)
 EXPORT_MINUTES = {"emotion": 3.0, "age": 4.0}
@@ -46,8 +50,9 @@ class Stage:
     init: str | None                  # None: fresh weights; else the run whose best weights start it
     tiny: bool = False                # the SMOKE architecture of `arch` (smoke recipes)
     minutes: float | None = None      # wall minutes when it was made (1 thread = 1 CPU)
-    recorded: dict = field(default_factory=dict)
-    export: bool = False              # export (int8 + evaluation) after training: to check int8 figures
+    expect: dict = field(default_factory=dict)     # figures a run of this recipe must give again
+    history: dict = field(default_factory=dict)    # figures of the run that first made it (not checked)
+    export: bool = False              # export (int8 + evaluation) after training: to show int8 figures
 
     @property
     def threads(self) -> int:
@@ -145,11 +150,12 @@ def _stage(raw: dict, task: str, where: str) -> Stage:
     if stop is not None and not 0 < stop <= raw["epochs"]:
         raise RecipeError(f"{where}: stop_after {stop} outside 1..epochs ({raw['epochs']})")
     options = {k: raw[k] for k in (*COMMON, *BY_TASK[task]) if k in raw}
-    recorded = dict(raw.get("recorded", {}))
+    expect, history = dict(raw.get("expect", {})), dict(raw.get("history", {}))
     init = None if raw["init"] == "fresh" else raw["init"]
+    exported = any(kind in figures for figures in (expect, history) for kind in ("int8", "float"))
     return Stage(run=raw["run"], task=task, options=options, arch=raw["arch"], init=init,
-                 tiny=bool(raw.get("tiny", False)), minutes=raw.get("minutes"), recorded=recorded,
-                 export=bool(raw.get("export", "int8" in recorded or "float" in recorded)))
+                 tiny=bool(raw.get("tiny", False)), minutes=raw.get("minutes"), expect=expect, history=history,
+                 export=bool(raw.get("export", exported)))
 
 
 def _step(raw: dict, runs: set[str], where: str) -> dict:
@@ -171,7 +177,7 @@ def stage_minutes(st: Stage, stop_after: int | None = None) -> float | None:
     if st.minutes is None:
         return None
     epochs = st.options["epochs"]
-    ran = int(st.recorded.get("epochs_run", st.options.get("stop_after") or epochs))
+    ran = int(st.history.get("epochs_run", st.options.get("stop_after") or epochs))
     if stop_after:
         return st.minutes * min(stop_after, ran) / ran
     return st.minutes
@@ -205,14 +211,14 @@ def plan(recipe: Recipe, stages: list[Stage], stop_after: int | None = None,
             wall += minutes
             cpu += minutes * st.threads
         if st.export and st.run not in done and not stop_after:
-            lines.append(f"    export {st.run} (int8 + evaluation, to check its recorded figures) "
+            lines.append(f"    export {st.run} (int8 + evaluation, for its int8 figures) "
                          f"~{EXPORT_MINUTES[recipe.task]:.0f} min")
             if not recipe.smoke:
                 wall += EXPORT_MINUTES[recipe.task]
                 cpu += EXPORT_MINUTES[recipe.task]
     if with_steps:
         for step in recipe.steps:
-            what = {k: v for k, v in step.items() if k not in ("do", "recorded")}
+            what = {k: v for k, v in step.items() if k not in ("do", "expect", "history")}
             extra = 0.0 if recipe.smoke else (EXPORT_MINUTES[recipe.task] if step["do"] == "export" and not any(
                 s.run == step["run"] and s.export for s in stages) else STRETCH_MINUTES if step["do"] == "stretch" else 0.0)
             wall += extra

@@ -10,8 +10,9 @@
 Every stage runs in its own process (`python -m convert.train` semantics: one thread setting and one
 seed per process, as the recorded runs had), with the recipe's epochs, seed, threads and
 initialisation; a stage whose run folder already holds a finished run of the same configuration is
-kept (--fresh trains it again). After each stage its figures are compared with those the recipe
-recorded when the model was first made; a difference fails the command (--no-check: report only).
+kept (--fresh trains it again). After each stage its figures are compared with the recipe's: those
+it must give again ([stages.expect]: a difference fails the command, --no-check: report only) and
+those of the run that first made the model ([stages.history]: shown beside, not checked).
 The shipped manifest entries get a `provenance` block: commit, recipe and its sha256, sha256 of the
 data archives, of convert/requirements.lock.txt and of the models the training read (teachers,
 baselines, the face detector of the age crops), and the stages as they ran.
@@ -34,6 +35,8 @@ LOCKFILE = "convert/requirements.lock.txt"
 DATA_FILES = {"emotion": ("fer2013/fer2013-dev.tar.gz", "fer2013/labels.csv"),
               "age": ("utkface/utkface-dev.tar.gz", "utkface/labels.csv")}
 INPUT_MODELS = {"emotion": ("emotion",), "age": ("age", "face_detector_short")}
+# per-epoch figures a recipe can record ({epoch = "figure"}): history.json's loss and validation figures
+PER_EPOCH = ("loss", "val_accuracy", "val_macro_f1", "val_mae", "val_max_abs_band_bias")
 
 
 # ------------------------------------------------------------------ checks
@@ -48,18 +51,20 @@ def matches(value: float | int | None, recorded: str | int | float) -> bool:
     return abs(float(value) - float(text)) <= 0.5 * 10 ** -decimals + 1e-9
 
 
-def stage_rows(st: Stage, folder: Path, shortened: int | None) -> list[tuple[str, str, object, bool]]:
-    """(figure, recorded, now, match) for the figures the stage recorded that this run can show."""
+def stage_rows(rec: dict, folder: Path, shortened: int | None) -> list[tuple[str, str, object, bool]]:
+    """(figure, recorded, now, match) for the recorded figures (a stage's expect or history) that
+    this run can show: a shortened run only the per-epoch ones up to its last epoch."""
     rows = []
-    rec = st.recorded
     history = json.loads((folder / "history.json").read_text()) if (folder / "history.json").exists() else []
-    by_epoch = {row["epoch"]: row["val"] for row in history}
-    for key, metric in (("val_accuracy", "accuracy"), ("val_mae", "mae")):
+    by_epoch = {row["epoch"]: {"loss": row["loss"], **{f"val_{k}": v for k, v in row["val"].items()}}
+                for row in history}
+    for key in PER_EPOCH:
         for epoch, want in sorted(rec.get(key, {}).items(), key=lambda kv: int(kv[0])):
             if shortened and int(epoch) > shortened:
                 continue
-            got = by_epoch.get(int(epoch), {}).get(metric)
-            rows.append((f"epoch {epoch} validation {metric} (float)", want, got, matches(got, want)))
+            got = by_epoch.get(int(epoch), {}).get(key)
+            label = "training loss" if key == "loss" else f"validation {key[4:]} (float)"
+            rows.append((f"epoch {epoch} {label}", want, got, matches(got, want)))
     if shortened:
         return rows
     run = json.loads((folder / "run.json").read_text()) if (folder / "run.json").exists() else {}
@@ -74,9 +79,8 @@ def stage_rows(st: Stage, folder: Path, shortened: int | None) -> list[tuple[str
     return rows
 
 
-def step_rows(step: dict) -> list[tuple[str, str, object, bool]]:
+def step_rows(step: dict, rec: dict) -> list[tuple[str, str, object, bool]]:
     from .common import METRICS
-    rec = step.get("recorded", {})
     path = METRICS / f"{step['name']}.json"
     out = json.loads(path.read_text()) if path.exists() else {}
     now = {"scale": out.get("scale"), "shift": out.get("shift"),
@@ -84,14 +88,26 @@ def step_rows(step: dict) -> list[tuple[str, str, object, bool]]:
     return [(f"{step['name']} {k}", v, now.get(k), matches(now.get(k), v)) for k, v in rec.items() if k != "source"]
 
 
-def print_rows(title: str, rows: list) -> bool:
+def print_rows(title: str, rows: list, checked: bool = True) -> bool:
+    """The table of one comparison; False when a checked figure differs."""
     if not rows:
         return True
     print(f"\n{title}\n| figure | recorded | now | |\n|---|---|---|---|")
     for name, want, got, ok in rows:
-        shown = f"{got:.4f}" if isinstance(got, float) else got
-        print(f"| {name} | {want} | {shown} | {'same' if ok else 'DIFFERENT'} |")
-    return all(ok for *_, ok in rows)
+        digits = len(str(want).split(".")[1]) + 2 if "." in str(want) else 4
+        shown = f"{got:.{digits}f}" if isinstance(got, float) else got
+        print(f"| {name} | {want} | {shown} | {'same' if ok else 'DIFFERENT' if checked else 'differs (not checked)'} |")
+    return all(ok for *_, ok in rows) or not checked
+
+
+def compare(title: str, figures: dict, rows_of) -> bool:
+    """expect: must match; history: shown beside."""
+    ok = print_rows(f"{title}: expected figures (a run of this recipe, {figures['expect'].get('source', '')})",
+                    rows_of(figures["expect"])) if figures["expect"] else True
+    if figures["history"]:
+        print_rows(f"{title}: figures when it was first made ({figures['history'].get('source', '')})",
+                   rows_of(figures["history"]), checked=False)
+    return ok
 
 
 # ------------------------------------------------------------------ provenance
@@ -194,8 +210,8 @@ def run_recipe(r: Recipe, args) -> bool:
         run = json.loads((cfg.dir / "run.json").read_text())
         runs.append({"run": name, "epochs_run": run.get("epochs_run"), "best_epoch": run.get("best_epoch"),
                      "wall_seconds": run.get("wall_seconds"), "threads": cfg.threads})
-        ok &= print_rows(f"{r.name}, stage {name}: figures as recorded ({st.recorded.get('source', 'no source')})",
-                         stage_rows(st, cfg.dir, shortened))
+        ok &= compare(f"{r.name}, stage {name}", {"expect": st.expect, "history": st.history},
+                      lambda rec: stage_rows(rec, cfg.dir, shortened))
     if args.stage or shortened:
         return ok
     exported = {st.run for st in stages if st.export}
@@ -211,7 +227,8 @@ def run_recipe(r: Recipe, args) -> bool:
                      *(["--drop-base"] if step.get("drop_base") else []), *(["--flip"] if step.get("flip") else []),
                      *([] if step.get("gate", True) else ["--no-gate"]),
                      *(["--limit-val", str(step["limit_val"])] if step.get("limit_val") else []))
-            ok &= print_rows(f"{r.name}, stretch: figures as recorded", step_rows(step))
+            ok &= compare(f"{r.name}, stretch", {"expect": step.get("expect", {}), "history": step.get("history", {})},
+                          lambda rec: step_rows(step, rec))
     record_provenance(r, provenance(r, commit, clean, runs))
     return ok
 
@@ -273,7 +290,7 @@ def main(argv=None) -> int:
                     "do not fail")
     ap.add_argument("--train-stage", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.stop_after and not args.stage:
+    if args.stop_after and not (args.stage or args.train_stage):
         ap.error("--stop-after needs --stage")
     if args.out:
         prepare_out(args.out)
@@ -295,10 +312,10 @@ def main(argv=None) -> int:
         print(f"recipe error: {exc}", file=sys.stderr)
         return 2
     if not ok:
-        print("\nREPRODUCTION DIFFERS from the recorded figures (above)" +
+        print("\nREPRODUCTION DIFFERS from the expected figures (above)" +
               (" (--no-check: not failing)" if args.no_check else ""), file=sys.stderr)
         return 0 if args.no_check else 1
-    print("\nreproduced: every recorded figure that these runs can show matches")
+    print("\nreproduced: every expected figure that these runs can show matches")
     return 0
 
 

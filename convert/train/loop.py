@@ -285,6 +285,10 @@ def train(cfg: TrainConfig) -> dict:
     train_split, val = load_data(cfg)
     y, w = targets_and_weights(cfg, train_split)
     log(f"{cfg.task}: train {len(train_split)} images, validation {len(val)}; run folder {cfg.dir}")
+    # seeded again here: building the mini-Xception teacher (when its soft labels are not cached yet)
+    # draws from the same generators that seed the initializers and dropout layers, so without this
+    # the weights of a run depended on the state of convert/work/train/cache
+    tf.keras.utils.set_random_seed(cfg.seed)
     model = build(cfg.task, cfg.arch, cfg.input_shape, cfg.outputs, cfg.head)
     if cfg.init_from:
         init_weights(model, cfg)
