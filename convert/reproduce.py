@@ -142,6 +142,7 @@ def provenance(r: Recipe, commit: str, clean: bool, runs: list[dict]) -> dict:
             "lockfile": LOCKFILE, "lockfile_sha256": sha256_file(ROOT / LOCKFILE),
             "environment_matches_lockfile": environment_matches_lockfile(),
             "input_models_sha256": {n: models[n]["sha256"] for n in INPUT_MODELS[r.task] if n in models},
+            "caches_sha256": caches_sha256(r),
             "stages": runs,
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
@@ -190,6 +191,7 @@ def run_recipe(r: Recipe, args) -> bool:
     stages = [r.stage(args.stage)] if args.stage else r.stages
     shortened = args.stop_after
     commit, clean = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no") == ""
+    python_m("convert.reproduce", str(r.path), "--prepare-data")
     ok, runs = True, []
     for st in stages:
         name = f"{st.run}-first{shortened}" if shortened else st.run
@@ -239,9 +241,19 @@ def record_provenance(r: Recipe, prov: dict) -> None:
         update_manifest(name, provenance=prov)
         card = OUT / "cards" / f"{name}.md"
         if card.exists():
-            text = card.read_text().split("\n## Provenance\n")[0].rstrip("\n")
-            card.write_text(text + "\n\n## Provenance\n\n" + provenance_lines(prov) + "\n")
+            card.write_text(with_section(card.read_text(), "## Provenance", provenance_lines(prov)))
     log(f"provenance written into the manifest entries {', '.join(r.shipped_names())}")
+
+
+def with_section(text: str, heading: str, body: str) -> str:
+    """text with its `heading` section (up to the next '## ') replaced by body, or body appended."""
+    lines, out, skipping = text.splitlines(), [], False
+    for line in lines:
+        if line.startswith("## "):
+            skipping = line.strip() == heading
+        if not skipping:
+            out.append(line)
+    return "\n".join(out).rstrip("\n") + f"\n\n{heading}\n\n{body}\n"
 
 
 def provenance_lines(prov: dict) -> str:
@@ -251,6 +263,35 @@ def provenance_lines(prov: dict) -> str:
             f"`{prov['lockfile']}` {prov['lockfile_sha256'][:16]}... (this environment "
             f"{'matches' if prov['environment_matches_lockfile'] else 'does NOT match'} it); stages: "
             + ", ".join(f"{s['run']} ({s['epochs_run']} epochs, best {s['best_epoch']})" for s in prov["stages"]) + ".")
+
+
+def prepare_data(r: Recipe) -> None:
+    """The cached arrays the stages read (data splits, crops, teacher soft labels), built before any
+    stage in a process of its own on ONE thread: the teacher's soft labels differ in the last bits
+    with the thread count of the process that computes them, and every later stage trains on them.
+    Writes the list of cache files to caches-<recipe>.json for the provenance."""
+    from .common import nice_self, write_json
+    from .train.datasets import CACHE, USED
+    from .train.loop import load_data, setup_tf, targets_and_weights
+    nice_self()
+    setup_tf(1, 0)
+    seen = set()
+    for st in r.stages:
+        cfg = stage_config(st)
+        key = (cfg.input_shape, cfg.distill > 0, cfg.limit_train, cfg.limit_val)
+        if key not in seen:
+            seen.add(key)
+            train, _ = load_data(cfg)
+            targets_and_weights(cfg, train)
+    write_json(CACHE / f"caches-{r.name}.json", sorted(p.name for p in USED if p.exists()))
+
+
+def caches_sha256(r: Recipe) -> dict:
+    from .common import sha256_file
+    from .train.datasets import CACHE
+    listing = CACHE / f"caches-{r.name}.json"
+    names = json.loads(listing.read_text()) if listing.exists() else []
+    return {name: sha256_file(CACHE / name) for name in names if (CACHE / name).exists()}
 
 
 def train_stage(r: Recipe, run: str, stop_after: int | None, threads: int | None) -> None:
@@ -289,6 +330,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-check", action="store_true", help="report figures that differ from the recorded ones, "
                     "do not fail")
     ap.add_argument("--train-stage", help=argparse.SUPPRESS)
+    ap.add_argument("--prepare-data", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.stop_after and not (args.stage or args.train_stage):
         ap.error("--stop-after needs --stage")
@@ -300,6 +342,9 @@ def main(argv=None) -> int:
             ap.error("--stage needs exactly one recipe")
         if args.train_stage:
             train_stage(loaded[0], args.train_stage, args.stop_after, args.threads)
+            return 0
+        if args.prepare_data:
+            prepare_data(loaded[0])
             return 0
         if args.dry_run:
             return dry_run(loaded, args)

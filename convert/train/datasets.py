@@ -40,8 +40,12 @@ class Split:
         return Split(self.x[idx], self.y[idx])
 
 
+USED: set[Path] = set()                  # cache files this process read or wrote (provenance)
+
+
 def _cached(name: str, build) -> Split:
     path = CACHE / f"{name}.npz"
+    USED.add(path)
     if path.exists():
         z = np.load(path)
         return Split(z["x"], z["y"])
@@ -55,6 +59,8 @@ def _cached(name: str, build) -> Split:
 def cached_array(path: Path | None, build: Callable[[], np.ndarray], rows: int | None = None) -> np.ndarray:
     """The array saved at path (if it has `rows` rows, when given), else build() saved there.
     path None: always build, save nothing."""
+    if path is not None:
+        USED.add(path)
     if path is not None and path.exists():
         arr = np.load(path)
         if rows is None or len(arr) == rows:

@@ -342,7 +342,9 @@ def write_card(name: str, cfg: TrainConfig, rep: dict, summary: dict) -> None:
              "camera frames.", "",
              "Training data terms: see ../shared/data/README.md (research use). "
              "Frames from the device are never used for training."]
-    (cards / f"{name}.md").write_text("\n".join(lines) + "\n")
+    from ..cards import keep_foreign_sections        # a robustness section stays until measured again
+    path = cards / f"{name}.md"
+    path.write_text(keep_foreign_sections(path, "\n".join(lines) + "\n"))
 
 
 def summary_table(task: str) -> list[str]:

@@ -185,8 +185,9 @@ def write_card(names: list[str], out: dict, drop_base: bool = False) -> None:
         lines += ["", f"## The network: {out['model']}", *base.read_text().splitlines()[1:]]
         base.unlink()
         (METRICS / f"{out['model']}.json").unlink(missing_ok=True)
+    from ..cards import keep_foreign_sections        # a robustness section stays until measured again
     for n in names:
-        (cards / f"{n}.md").write_text("\n".join(lines) + "\n")
+        (cards / f"{n}.md").write_text(keep_foreign_sections(cards / f"{n}.md", "\n".join(lines) + "\n"))
 
 
 def add_values_entry(name: str, entry: dict, values: np.ndarray, details: dict, description: str,
