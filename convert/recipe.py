@@ -34,7 +34,7 @@ STEPS = {"export": ("run", "n_calib", "bench_n"),
 # session logs: data caches are built once per work folder and reused)
 EXPORT_MINUTES = {"emotion": 3.0, "age": 4.0}
 STRETCH_MINUTES = 1.0
-CACHE_MINUTES = {"emotion": 2.0, "age": 10.0}
+CACHE_MINUTES = {"emotion": 2.0, "age": 6.0}
 
 
 class RecipeError(ValueError):

@@ -120,15 +120,22 @@ def git(*args: str) -> str:
         return ""
 
 
-def environment_matches_lockfile() -> bool | None:
-    """The running interpreter's `pip freeze` is the lockfile (same lines, any order)."""
+def environment_vs_lockfile() -> list[str] | None:
+    """How the running interpreter's `pip freeze` differs from the lockfile: [] when it is the
+    lockfile, else lines like 'certifi 2026.10.19.post1 (lock: 2026.10.18)'; None if pip fails."""
     from .common import ROOT
     proc = subprocess.run([sys.executable, "-m", "pip", "freeze", "--disable-pip-version-check"],
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         return None
-    clean = lambda text: {line.split("#")[0].strip().lower() for line in text.splitlines()} - {""}
-    return clean(proc.stdout) == clean((ROOT / LOCKFILE).read_text())
+
+    def pins(text: str) -> dict[str, str]:
+        rows = (line.split("#")[0].strip() for line in text.splitlines())
+        return dict(row.lower().split("==", 1) for row in rows if "==" in row)
+
+    have, lock = pins(proc.stdout), pins((ROOT / LOCKFILE).read_text())
+    return [f"{name} {have.get(name, 'missing')} (lock: {lock.get(name, 'not in it')})"
+            for name in sorted(set(have) | set(lock)) if have.get(name) != lock.get(name)]
 
 
 def provenance(r: Recipe, commit: str, clean: bool, runs: list[dict]) -> dict:
@@ -140,7 +147,7 @@ def provenance(r: Recipe, commit: str, clean: bool, runs: list[dict]) -> dict:
             "commit": commit or None, "worktree_clean": clean,
             "data_sha256": {name: sha256_file(SHARED / name) for name in DATA_FILES[r.task]},
             "lockfile": LOCKFILE, "lockfile_sha256": sha256_file(ROOT / LOCKFILE),
-            "environment_matches_lockfile": environment_matches_lockfile(),
+            "environment_vs_lockfile": environment_vs_lockfile(),
             "input_models_sha256": {n: models[n]["sha256"] for n in INPUT_MODELS[r.task] if n in models},
             "caches_sha256": caches_sha256(r),
             "stages": runs,
@@ -192,14 +199,14 @@ def run_recipe(r: Recipe, args) -> bool:
     shortened = args.stop_after
     commit, clean = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no") == ""
     python_m("convert.reproduce", str(r.path), "--prepare-data")
-    ok, runs = True, []
+    ok, runs, trained_now = True, [], set()
     for st in stages:
         name = f"{st.run}-first{shortened}" if shortened else st.run
         cfg = stage_config(st, name, shortened, args.threads)
         if cfg.init_from and not (cfg.dir.parent / cfg.init_from / "best.weights.h5").exists():
             raise SystemExit(f"stage {st.run} starts from {cfg.init_from}, which has not run here")
         trained = False
-        if finished(cfg) and not args.fresh:
+        if finished(cfg) and not args.fresh and cfg.init_from not in trained_now:
             log(f"stage {name}: a finished run of this configuration is here, kept (--fresh trains it again)")
         else:
             cmd = ["convert.reproduce", str(r.path), "--train-stage", st.run]
@@ -207,6 +214,7 @@ def run_recipe(r: Recipe, args) -> bool:
             cmd += ["--threads", str(args.threads)] if args.threads else []
             python_m(*cmd)
             trained = True
+            trained_now.add(st.run)          # the stages that start from it train again too
         if st.export and not shortened and (trained or not (cfg.dir / "report.json").exists()):
             python_m(*export_args(r, name))
         run = json.loads((cfg.dir / "run.json").read_text())
@@ -260,8 +268,10 @@ def provenance_lines(prov: dict) -> str:
     data = ", ".join(f"`{k}` {v[:16]}..." for k, v in prov["data_sha256"].items())
     return (f"Made by `{prov['made_by']}` from `{prov['recipe']}` (sha256 {prov['recipe_sha256'][:16]}...) at commit "
             f"{prov['commit']}{'' if prov['worktree_clean'] else ' (with uncommitted changes)'}; data {data}; "
-            f"`{prov['lockfile']}` {prov['lockfile_sha256'][:16]}... (this environment "
-            f"{'matches' if prov['environment_matches_lockfile'] else 'does NOT match'} it); stages: "
+            f"`{prov['lockfile']}` {prov['lockfile_sha256'][:16]}... ("
+            + ("the environment was exactly the lockfile" if prov["environment_vs_lockfile"] == [] else
+               f"the environment differed from it: {', '.join(prov['environment_vs_lockfile'] or ['pip freeze failed'])}")
+            + "); stages: "
             + ", ".join(f"{s['run']} ({s['epochs_run']} epochs, best {s['best_epoch']})" for s in prov["stages"]) + ".")
 
 
