@@ -223,6 +223,8 @@ def plan(recipe: Recipe, stages: list[Stage], stop_after: int | None = None,
                 s.run == step["run"] and s.export for s in stages) else STRETCH_MINUTES if step["do"] == "stretch" else 0.0)
             wall += extra
             cpu += extra
-            lines.append(f"  then {step['do']} {' '.join(f'{k}={v}' for k, v in what.items())}")
+            with_stage = step["do"] == "export" and any(s.run == step["run"] and s.export for s in stages)
+            lines.append(f"  then {step['do']} {' '.join(f'{k}={v}' for k, v in what.items())}"
+                         + (" (done with its stage above)" if with_stage else ""))
         lines.append(f"  leaves in the manifest: {', '.join(recipe.shipped_names())} (with provenance)")
     return lines, wall, cpu
