@@ -2,6 +2,9 @@
 
     python -m convert.build                 # everything, then evaluation + runtime check
     python -m convert.build --only face     # face | emotion | age | eval | cards | check (repeatable)
+
+The models trained here (the defaults) are made again by `python -m convert.reproduce` from their
+recipes (convert/recipes/; about 8.7 hours, `--dry-run` prints the plan).
 """
 import argparse
 import time
