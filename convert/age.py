@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from PIL import Image
 
-from .common import (METRICS, OUT, ROOT, WORK, extract_member, full_int8, load_manifest, log, sha256_file,
+from .common import (METRICS, OUT, ROOT, SEED, WORK, extract_member, full_int8, load_manifest, log, sha256_file,
                      source_entry, update_manifest, write_json)
 from .data import seeded_subset, utk_list
 from .sources import AGE
@@ -29,7 +29,6 @@ INT8_TFLITE = OUT / "age_int8.tflite"
 DETS = AGE_DIR / "utk_detections.npz"
 SIZE = 64
 N_CALIB = 400
-CALIB_SEED = 20261121
 SWEEP_N = 800
 SWEEP_SEED = 11
 MARGINS = [-0.05, 0.0, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3]
@@ -195,7 +194,7 @@ def build():
 
     import tensorflow as tf
     tf.random.set_seed(0)
-    rows = seeded_subset(utk_list("train"), N_CALIB, CALIB_SEED)
+    rows = seeded_subset(utk_list("train"), N_CALIB, SEED)
     chips, _, missed = blazeface_crops(rows, margin)
     calib = to_float(chips, spec)
     log(f"representative dataset: {len(calib)} UTKFace train crops ({missed} undetected skipped)")
@@ -231,7 +230,7 @@ def write_manifest_entry(spec, margin, n_calib):
                    "note": "age = sum(p_i * values_i); values[0] is 0.25 as in the package"},
         "quantization": "int8",
         "calibration": {"dataset": "UTKFace dev, train part of the fixed split", "n": n_calib,
-                        "seed": CALIB_SEED},
+                        "seed": SEED},
     }
     update_manifest("age", entry)
 

@@ -2,6 +2,9 @@
 
     python -m convert.build                 # everything, then evaluation + runtime check
     python -m convert.build --only face     # face | emotion | age | eval | cards | check (repeatable)
+
+The models trained here (the defaults) are made again by `python -m convert.reproduce` from their
+recipes (convert/recipes/; about 8.7 hours, `--dry-run` prints the plan).
 """
 import argparse
 import time
@@ -39,7 +42,7 @@ def main(argv=None):
                 what.append("detector")
             else:
                 log("device/moodbox/perception not found: detector evaluation skipped")
-            evaluate.main(what)
+            evaluate.main(what, record_detector=True)
         elif step == "cards":
             from . import cards
             cards.write()

@@ -283,9 +283,9 @@ def notice(m):
     return "\n".join(lines)
 
 
-def _keep_foreign_sections(path, text):
-    """Other tools (convert/robustness.py) append their own '## Robustness' section to a card:
-    carry such sections over when the card is regenerated."""
+def keep_foreign_sections(path, text):
+    """Other tools (convert/robustness.py, convert/reproduce.py) add their own '## ...' sections to a
+    card: carry such sections over when the card is regenerated."""
     if not path.exists():
         return text
     old = path.read_text()
@@ -304,7 +304,7 @@ def _keep_foreign_sections(path, text):
 
 def _write_card(name, text):
     path = CARDS / f"{name}.md"
-    path.write_text(_keep_foreign_sections(path, text))
+    path.write_text(keep_foreign_sections(path, text))
 
 
 def write():

@@ -1,4 +1,5 @@
-"""Load every shipped .tflite with tflite_runtime (as on the Pi) and run one input."""
+"""Load every shipped .tflite with tflite_runtime 2.14 (the frozen predecessor of LiteRT, which the Pi
+runs; tests/test_manifest.py runs them on LiteRT) and run one input."""
 import sys
 
 import numpy as np

@@ -10,13 +10,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent          # repo root
 CONVERT = ROOT / "convert"
-WORK = CONVERT / "work"                                 # git-ignored
+WORK = Path(os.environ.get("MOODBOX_CONVERT_WORK") or CONVERT / "work")   # git-ignored
 DL = WORK / "dl"
-OUT = ROOT / "models_tflite"
+# where models, manifest, metrics and cards are written: models_tflite/, or another folder for a
+# trial (convert.reproduce --out DIR sets it, the smoke recipe's test uses a copy)
+OUT = Path(os.environ.get("MOODBOX_MODELS_OUT") or ROOT / "models_tflite")
 METRICS = OUT / "metrics"
 MANIFEST = OUT / "manifest.json"
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
 DATA = ROOT / ".data"                                   # git-ignored
+
+# The one seed of every data sample in convert/: the calibration (representative) images of each
+# int8 conversion, the training subsets of smoke runs, the robustness noise, the stretch halves.
+# (Training runs have their own seed, in their recipe: convert/recipes/.)
+SEED = 20261121
 
 _T0 = time.time()
 
@@ -80,6 +87,17 @@ def source_entry(src, member):
             "version": src["version"], "archive": src["archive"],
             "archive_sha256": src["archive_sha256"], "member": member,
             "member_sha256": src["members"][member]}
+
+
+def trial_out() -> bool:
+    """True when OUT is not the repository's models_tflite/ (a trial folder: --out, tests)."""
+    return OUT.resolve() != (ROOT / "models_tflite").resolve()
+
+
+def require_trial_out(what: str) -> None:
+    if not trial_out():
+        raise SystemExit(f"{what}: only into a trial models folder (--out DIR / MOODBOX_MODELS_OUT), "
+                         f"never into {OUT}")
 
 
 def load_manifest():

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from .common import METRICS, ROOT, log, update_manifest, write_json
+from .common import METRICS, ROOT, log, write_json
 from .data import utk_list
 
 FRAME_W, FRAME_H = 640, 480
@@ -192,8 +192,17 @@ def evaluate():
             log(f"  {name} thr {thr}: recall {r['recall_all']:.3f} by size {rec}; false/frame "
                 f"faces {r['false_detections_per_frame_with_faces']:.3f} empty "
                 f"{r['false_detections_per_empty_frame']:.3f}; {r['detect_ms_per_640x480_frame_x86']:.1f} ms")
+    write_json(METRICS / "detector.json", out)
+    return out
+
+
+def manifest_metrics(out: dict) -> dict[str, dict]:
+    """The summary each detector's manifest entry carries, from evaluate()'s result. A study
+    never writes the manifest: convert.build's eval step records this."""
+    summary = {}
+    for name in ("face_detector_full", "face_detector_short"):
         r = out["results"][f"{name}@0.5"]
-        update_manifest(name, metrics={
+        summary[name] = {
             "dataset": "composed 640x480 frames: UTKFace held-out faces on procedural backgrounds",
             "score_threshold": 0.5,
             "recall_by_face_size_px": {k: (round(v["recall"], 3) if v["recall"] is not None else None)
@@ -201,6 +210,5 @@ def evaluate():
             "recall_all": round(r["recall_all"], 3),
             "false_detections_per_empty_frame": round(r["false_detections_per_empty_frame"], 3),
             "false_detections_per_frame_with_faces": round(r["false_detections_per_frame_with_faces"], 3),
-            "details": "metrics/detector.json"})
-    write_json(METRICS / "detector.json", out)
-    return out
+            "details": "metrics/detector.json"}
+    return summary

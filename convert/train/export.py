@@ -16,7 +16,8 @@ import shutil
 
 import numpy as np
 
-from ..common import METRICS, OUT, ROOT, full_int8, load_manifest, log, sha256_file, update_manifest, write_json
+from ..common import (METRICS, OUT, SEED, full_int8, load_manifest, log, require_trial_out, sha256_file,
+                      update_manifest, write_json)
 from ..data import EMOTION_LABELS
 from ..metrics import years_report
 from . import losses
@@ -24,7 +25,6 @@ from .datasets import age_margin, age_split, to_model_input
 from .loop import RUNS, TrainConfig, brief, emotion_report, load_data, load_model, load_run
 
 N_CALIB = 400
-CALIB_SEED = 20261121
 TARGETS = {
     "emotion": {"accuracy_min": 0.72, "macro_f1_min": 0.70, "class_recall_min": 0.50},
     "age": {"mae_max": 5.0, "band_bias_abs_max": 3.0},
@@ -170,7 +170,7 @@ def export(run: str, n_calib: int = N_CALIB, bench_n: int = 200) -> dict:
     cfg, summary = load_run(run)
     model = device_model(load_model(cfg), cfg)
     train, val = load_data(cfg)
-    calib = to_model_input(train.subset(n_calib, CALIB_SEED).x)
+    calib = to_model_input(train.subset(n_calib, SEED).x)
     path = cfg.dir / "model_int8.tflite"
     to_int8(model, calib, path)
     x = to_model_input(val.x)
@@ -218,9 +218,10 @@ def _strip(rep: dict) -> dict:
 
 
 # ------------------------------------------------------------------ shipping
-def ship(run: str, name: str) -> None:
+def ship(run: str, name: str, gate: bool = True) -> None:
     """Copy a run's int8 model into models_tflite/ under a new manifest name, with metrics and a
-    model card, ONLY if its report says it beats the shipped model and fits size and latency."""
+    model card, ONLY if its report says it beats the shipped model and fits size and latency.
+    gate=False (smoke recipes) skips those checks and is refused outside a trial models folder."""
     cfg, summary = load_run(run)
     report_path = cfg.dir / "report.json"
     if not report_path.exists():
@@ -228,10 +229,12 @@ def ship(run: str, name: str) -> None:
     rep = json.loads(report_path.read_text())
     if name in BASELINE.values():
         raise SystemExit(f"{name!r} is the borrowed model's name; ship under a new name")
-    if not rep["comparison"]["beats_baseline"]:
+    if not gate:
+        require_trial_out("ship without the gate")
+    elif not rep["comparison"]["beats_baseline"]:
         raise SystemExit(f"not shipped: {run} does not beat the shipped {cfg.task} model "
                          f"{rep['comparison']['checks']}")
-    if not (rep["targets"]["passed"]["size"] and rep["targets"]["passed"]["latency"]):
+    if gate and not (rep["targets"]["passed"]["size"] and rep["targets"]["passed"]["latency"]):
         raise SystemExit(f"not shipped: {run} is over the size or latency limit {rep['targets']['passed']}")
     dest = OUT / f"{name}_int8.tflite"
     shutil.copy(cfg.dir / "model_int8.tflite", dest)
@@ -242,7 +245,7 @@ def ship(run: str, name: str) -> None:
     write_card(name, cfg, rep, summary)
     from ..cards import notice
     (OUT / "NOTICE").write_text(notice(load_manifest()))
-    log(f"shipped {dest.relative_to(ROOT)} as manifest model {name!r} (manifest, metrics, card, NOTICE)")
+    log(f"shipped {dest} as manifest model {name!r} (manifest, metrics, card, NOTICE)")
 
 
 def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
@@ -269,7 +272,7 @@ def manifest_entry(cfg: TrainConfig, rep: dict, path, base_entry: dict) -> dict:
             "license": "weights trained by the moodbox project; training data terms: " + data,
             "attribution": f"trained with `python -m convert.train {cfg.task}` on {data}",
             "input": inp, "output": out, "quantization": "int8",
-            "calibration": {"dataset": "training split", "n": N_CALIB, "seed": CALIB_SEED},
+            "calibration": {"dataset": "training split", "n": N_CALIB, "seed": SEED},
             "metrics": {"dataset": rep["validation"], "int8": {key: rep["int8"][key]},
                         "details": f"metrics/{path.stem.replace('_int8', '')}.json"}}
 
@@ -294,11 +297,15 @@ def train_command(cfg: TrainConfig) -> str:
         parts += [f"--head {cfg.head}", f"--balance {cfg.balance:g}", f"--sigma {cfg.sigma:g}"]
         if cfg.input_size:
             parts.append(f"--input-size {cfg.input_size}")
+        if cfg.select != "score":
+            parts.append(f"--select {cfg.select}")
     else:
         parts += [f"--smoothing {cfg.smoothing:g}", f"--temperature {cfg.temperature:g}",
                   f"--class-power {cfg.class_power:g}"]
     if cfg.max_minutes:
         parts.append(f"--max-minutes {cfg.max_minutes:g}")
+    if cfg.stop_after:
+        parts.append(f"--stop-after {cfg.stop_after}")
     if cfg.mixup:
         parts.append(f"--mixup {cfg.mixup:g}")
     if cfg.init_from:
@@ -335,7 +342,9 @@ def write_card(name: str, cfg: TrainConfig, rep: dict, summary: dict) -> None:
              "camera frames.", "",
              "Training data terms: see ../shared/data/README.md (research use). "
              "Frames from the device are never used for training."]
-    (cards / f"{name}.md").write_text("\n".join(lines) + "\n")
+    from ..cards import keep_foreign_sections        # a robustness section stays until measured again
+    path = cards / f"{name}.md"
+    path.write_text(keep_foreign_sections(path, "\n".join(lines) + "\n"))
 
 
 def summary_table(task: str) -> list[str]:

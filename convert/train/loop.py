@@ -54,9 +54,13 @@ class TrainConfig:
     limit_train: int | None = None
     limit_val: int | None = None
     init_from: str | None = None              # a run folder whose best weights start this run
-    max_minutes: float | None = None          # stop after the epoch that passes this wall time
+    max_minutes: float | None = None          # stop after the epoch that passes this wall time (machine-dependent:
+                                              # recipes use stop_after instead)
+    stop_after: int | None = None             # stop after this many epochs of the `epochs`-long schedule
     mixup: float = 0.0                        # Beta(alpha, alpha) of mixup in each batch (0 = off)
     input_size: int | None = None             # age: side of the square crop (None = 64)
+    select: str = "score"                     # age: the best epoch by "score" (MAE + every year of worst band
+                                              # bias beyond 3) or "mae" (MAE alone, as session 1 chose)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     @property
@@ -147,7 +151,10 @@ def validation_report(cfg: TrainConfig, raw: np.ndarray, y: np.ndarray) -> dict:
     """The report of raw training-model outputs; 'score' is higher-is-better."""
     if cfg.task == "emotion":
         return emotion_report(raw, y)
-    return years_report(losses.decode_age(raw, cfg.head), y)
+    rep = years_report(losses.decode_age(raw, cfg.head), y)
+    if cfg.select == "mae":
+        rep["score"] = -rep["mae"]
+    return rep
 
 
 def brief(rep: dict) -> str:
@@ -229,7 +236,10 @@ def make_callbacks(cfg: TrainConfig, model, val: Split, steps: int, schedule):
             write_json(cfg.dir / "history.json", self.history)
             log(f"epoch {epoch + 1}/{cfg.epochs} loss {logs['loss']:.4f} | val {brief(rep)} | "
                 f"lr {lr:.2e} | {row['seconds']:.0f}s{' | best, saved' if better else ''}")
-            if self.wait >= cfg.patience:
+            if cfg.stop_after and epoch + 1 >= cfg.stop_after and epoch + 1 < cfg.epochs:
+                log(f"stopping after epoch {epoch + 1} of the {cfg.epochs}-epoch schedule (stop_after)")
+                model.stop_training = True
+            elif self.wait >= cfg.patience:
                 log(f"early stop: no better validation score for {cfg.patience} epochs "
                     f"(best epoch {self.best_epoch})")
                 model.stop_training = True
@@ -275,6 +285,10 @@ def train(cfg: TrainConfig) -> dict:
     train_split, val = load_data(cfg)
     y, w = targets_and_weights(cfg, train_split)
     log(f"{cfg.task}: train {len(train_split)} images, validation {len(val)}; run folder {cfg.dir}")
+    # seeded again here: building the mini-Xception teacher (when its soft labels are not cached yet)
+    # draws from the same generators that seed the initializers and dropout layers, so without this
+    # the weights of a run depended on the state of convert/work/train/cache
+    tf.keras.utils.set_random_seed(cfg.seed)
     model = build(cfg.task, cfg.arch, cfg.input_shape, cfg.outputs, cfg.head)
     if cfg.init_from:
         init_weights(model, cfg)

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..common import METRICS, OUT, load_manifest, log, remove_manifest_entry, update_manifest, write_json
+from ..common import (METRICS, OUT, SEED, load_manifest, log, remove_manifest_entry, require_trial_out, update_manifest,
+                      write_json)
 from ..metrics import years_report
 
 PIVOT = 50.0
 SCALES = np.round(np.arange(1.0, 1.2001, 0.01), 2)
 SHIFTS = np.round(np.arange(-4.0, 4.0001, 0.25), 2)
-SEED = 20261121
 
 
 def stretched(years: np.ndarray, scale: float, shift: float) -> np.ndarray:
@@ -79,7 +79,9 @@ def _line(label: str, rep: dict) -> str:
 
 
 def stretch_age(model: str = "age_wrn80", flip: bool = False, ship_as: str | None = None,
-                drop_base: bool = False) -> dict:
+                drop_base: bool = False, gate: bool = True, limit_val: int | None = None) -> dict:
+    """gate=False (smoke recipes, trial models folder only) ships a stretch that does not improve;
+    limit_val: a fixed subset of the validation split (smoke recipes)."""
     from .datasets import age_split
     from .members import Member
     entry = load_manifest()["models"].get(model)
@@ -88,7 +90,7 @@ def stretch_age(model: str = "age_wrn80", flip: bool = False, ship_as: str | Non
     if entry["output"].get("decode", "softmax_expectation") != "softmax_expectation":
         raise SystemExit(f"{model}: only a softmax_expectation age model has a values table to stretch")
     member = Member(model)
-    val = age_split("heldout", size=member.size)
+    val = age_split("heldout", limit_val, size=member.size)
     ages = val.y.astype(np.float64)
     single = member.predict(val.x, False).astype(np.float64)
     years = 0.5 * (single + member.predict(val.x, True)) if flip else single
@@ -121,7 +123,9 @@ def stretch_age(model: str = "age_wrn80", flip: bool = False, ship_as: str | Non
            "command": f"python -m convert.train stretch-age --model {model}" + (" --flip" if flip else "")
                       + (f" --ship {ship_as}" if ship_as else "") + (" --drop-base" if ship_as and drop_base else "")}
     if ship_as:
-        if -after["score"] >= -before["score"]:
+        if not gate:
+            require_trial_out("stretch-age without the gate")
+        elif -after["score"] >= -before["score"]:
             raise SystemExit(f"not shipped: the cross-fitted stretch does not improve {label}'s "
                              f"selection score ({-before['score']:.3f} -> {-after['score']:.3f})")
         ship(ship_as, model, entry, out, drop_base)
@@ -181,8 +185,9 @@ def write_card(names: list[str], out: dict, drop_base: bool = False) -> None:
         lines += ["", f"## The network: {out['model']}", *base.read_text().splitlines()[1:]]
         base.unlink()
         (METRICS / f"{out['model']}.json").unlink(missing_ok=True)
+    from ..cards import keep_foreign_sections        # a robustness section stays until measured again
     for n in names:
-        (cards / f"{n}.md").write_text("\n".join(lines) + "\n")
+        (cards / f"{n}.md").write_text(keep_foreign_sections(cards / f"{n}.md", "\n".join(lines) + "\n"))
 
 
 def add_values_entry(name: str, entry: dict, values: np.ndarray, details: dict, description: str,
