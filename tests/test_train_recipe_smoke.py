@@ -7,31 +7,20 @@ TensorFlow (convert/.venv) or ../shared/data, like tests/test_train_smoke.py."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from train_testkit import training_python
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 RUNS = ROOT / "convert" / "work" / "train"
 
 pytestmark = pytest.mark.slow
-
-
-def training_python() -> str | None:
-    if importlib.util.find_spec("tensorflow") is not None:
-        return sys.executable
-    candidates = [os.environ.get("MOODBOX_TRAIN_PYTHON"), str(ROOT / "convert" / ".venv" / "bin" / "python")]
-    for python in filter(None, candidates):
-        if Path(python).exists() and subprocess.run([python, "-c", "import tensorflow"],
-                                                    capture_output=True, timeout=120).returncode == 0:
-            return python
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,15 @@ tflite-runtime, the device runtime, against the cached validation subset.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from train_testkit import training_python
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -25,17 +25,6 @@ RUNS = ROOT / "convert" / "work" / "train"
 CACHE = RUNS / "cache"
 
 pytestmark = pytest.mark.slow
-
-
-def training_python() -> str | None:
-    if importlib.util.find_spec("tensorflow") is not None:
-        return sys.executable
-    candidates = [os.environ.get("MOODBOX_TRAIN_PYTHON"), str(ROOT / "convert" / ".venv" / "bin" / "python")]
-    for python in filter(None, candidates):
-        if Path(python).exists() and subprocess.run([python, "-c", "import tensorflow"],
-                                                    capture_output=True, timeout=120).returncode == 0:
-            return python
-    return None
 
 
 @pytest.fixture(scope="module")
