@@ -63,7 +63,8 @@ class Playback:
 
     def add(self, items: list[Any], reasons: list[str], next_up: bool) -> None:
         """Hand-picked tracks after the current one or at the end of the queue."""
-        at = len(self.reasons) if not next_up or self.player.status().index is None else self.player.status().index + 1
+        index = self.player.status().index
+        at = len(self.reasons) if not next_up or index is None else index + 1
         self.reasons[at:at] = reasons
         self.player.insert(items, next_up)
         self.picked = True

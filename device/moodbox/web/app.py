@@ -31,7 +31,7 @@ from moodbox.web.browse import Browse
 from moodbox.web.cameraview import CameraView
 from moodbox.web.checks import (MAX_LIMIT, ApiError, Json, error_response, int_param, number_param, read_json,
                                  text_param, track_id_param)
-from moodbox.web.gate import ChangeRefused, Gate, check_change, session_token, set_session_cookie
+from moodbox.web.gate import Gate, check_change, session_token, set_session_cookie
 from moodbox.web.hosts import HostPolicy
 from moodbox.web.live import LiveFeed, TooManyPages, sse
 from moodbox.web.logins import LoginLimiter, TooManyAttempts
@@ -81,7 +81,7 @@ class WebApp:
             *browse.routes(),
         ]
         handlers: dict[Any, Callable[[Request, Exception], Awaitable[Response]]] = {
-            ApiError: self._api_error, ChangeRefused: self._api_error, HTTPException: self._http_error,
+            ApiError: self._api_error, HTTPException: self._http_error,
             Exception: self._crash}
         self.app = Starlette(routes=routes, exception_handlers=handlers,
                              middleware=[Middleware(Gate, sessions=sessions, hosts=hosts),
@@ -91,8 +91,8 @@ class WebApp:
     # ----- errors -----
 
     async def _api_error(self, request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, (ApiError, ChangeRefused))
-        return error_response(exc.status, exc.message, getattr(exc, "headers", None))
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.message, exc.headers)
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from moodbox.web.checks import ApiError, error_response
 from moodbox.web.hosts import HostPolicy
 from moodbox.web.sessions import COOKIE, CSRF_HEADER, Sessions
 
@@ -51,10 +51,6 @@ async def _drain(receive: Receive) -> None:
                 pass
     except TimeoutError:
         pass
-
-
-def _refuse(status: int, message: str) -> Response:
-    return Response(json.dumps({"error": message}), status_code=status, media_type="application/json")
 
 
 class Gate:
@@ -100,35 +96,29 @@ class Gate:
 
     def check(self, request: HTTPConnection, scope: Scope) -> Response | None:
         if len(scope.get("raw_path", b"")) + len(scope.get("query_string", b"")) > MAX_TARGET_BYTES:
-            return _refuse(414, f"the address is longer than {MAX_TARGET_BYTES} bytes")
+            return error_response(414, f"the address is longer than {MAX_TARGET_BYTES} bytes")
         if sum(len(name) + len(value) for name, value in scope.get("headers", [])) > MAX_HEADER_BYTES:
-            return _refuse(431, f"the request headers are larger than {MAX_HEADER_BYTES // 1024} KiB")
+            return error_response(431, f"the request headers are larger than {MAX_HEADER_BYTES // 1024} KiB")
         local = scope.get("server")
         local_address = str(local[0]) if local else None
         host = request.headers.get("host", "")
         if not self.hosts.allows(host, local_address):
-            return _refuse(421, f"this box does not answer to the name {host[:100]!r}: open it by its own name "
+            return error_response(421, f"this box does not answer to the name {host[:100]!r}: open it by its own name "
                                 "or address, or add the name to web.allowed_hosts")
         if scope.get("method") not in UNSAFE_METHODS:
             return None
         origin = request.headers.get("origin")
         if origin is not None and not self.hosts.allows_origin(origin, local_address):
-            return _refuse(403, f"a page from {origin[:100]!r} may not change this box")
+            return error_response(403, f"a page from {origin[:100]!r} may not change this box")
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return _refuse(403, "a page from another site may not change this box")
+            return error_response(403, "a page from another site may not change this box")
         return None
-
-
-class ChangeRefused(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 def check_change(request: Request, sessions: Sessions, login_needed: bool = True) -> None:
     """A change needs the session's CSRF token (403) and, with a password, a login (401)."""
     token = session_token(request)
     if not sessions.check_csrf(token, request.headers.get(CSRF_HEADER)):
-        raise ChangeRefused(403, f"missing or wrong {CSRF_HEADER} header (GET /api/v1/session gives the token)")
+        raise ApiError(403, f"missing or wrong {CSRF_HEADER} header (GET /api/v1/session gives the token)")
     if login_needed and not sessions.logged_in(token):
-        raise ChangeRefused(401, "log in first: this box has a web password")
+        raise ApiError(401, "log in first: this box has a web password")
