@@ -270,7 +270,8 @@ async function loadChart() {
   } catch (err) { say(`chart: ${err.message}`); }
 }
 
-function pickButtons(ids, what) {
+// Play now / Play next / Add to queue; `trackIds` gives the ids when clicked (an album loads its tracks then).
+function pickButtons(what, trackIds) {
   const box = el("span", "", "row-actions");
   for (const [where, label] of [["now", "Play now"], ["next", "Play next"], ["end", "Add to queue"]]) {
     const b = el("button", label);
@@ -278,7 +279,7 @@ function pickButtons(ids, what) {
     b.setAttribute("aria-label", `${label}: ${what}`);
     b.addEventListener("click", async () => {
       try {
-        await api("POST", "/api/v1/queue", { track_ids: ids, where });
+        await api("POST", "/api/v1/queue", { track_ids: await trackIds(), where });
         say(`${what}: ${{ now: "playing now", next: "plays next", end: "added to the queue" }[where]}`, true);
       } catch (err) { say(`queue: ${err.message}`); }
     });
@@ -320,7 +321,7 @@ function trackRow(t) {
       say(`“${t.title}” is now ${pick.value} (saved in moods.csv)`, true);
     } catch (err) { say(`mood: ${err.message}`); }
   });
-  item.append(info, pick, save, pickButtons([t.track_id], t.title));
+  item.append(info, pick, save, pickButtons(t.title, () => [t.track_id]));
   return item;
 }
 
@@ -341,7 +342,7 @@ async function openAlbum(id) {
   try {
     const { album, tracks } = await api("GET", `/api/v1/library/albums/${id}`);
     const head = el("li", `${album.title} – ${album.artist}${album.year ? ` (${album.year})` : ""}, ${album.tracks} track(s)`);
-    head.append(pickButtons(tracks.map((t) => t.track_id), album.title));
+    head.append(pickButtons(album.title, () => tracks.map((t) => t.track_id)));
     showList(`Album: ${album.title}`, [head, ...tracks.map(trackRow)]);
   } catch (err) { say(`album: ${err.message}`); }
 }
@@ -366,7 +367,8 @@ async function browse(kind, arg) {
         const open = el("button", `${a.title} – ${a.artist}${a.year ? ` (${a.year})` : ""}`);
         open.type = "button";
         open.addEventListener("click", () => openAlbum(a.id));
-        row.append(open, albumPick(a));
+        row.append(open, pickButtons(a.title, async () =>
+          (await api("GET", `/api/v1/library/albums/${a.id}`)).tracks.map((t) => t.track_id)));
         return row;
       }));
     } else if (kind === "moods") {
@@ -384,24 +386,6 @@ async function browse(kind, arg) {
       }));
     }
   } catch (err) { say(`library: ${err.message}`); }
-}
-
-function albumPick(a) {  // an album's buttons load its tracks first
-  const box = el("span", "", "row-actions");
-  for (const [where, label] of [["now", "Play now"], ["next", "Play next"], ["end", "Add to queue"]]) {
-    const b = el("button", label);
-    b.type = "button";
-    b.setAttribute("aria-label", `${label}: ${a.title}`);
-    b.addEventListener("click", async () => {
-      try {
-        const { tracks } = await api("GET", `/api/v1/library/albums/${a.id}`);
-        await api("POST", "/api/v1/queue", { track_ids: tracks.map((t) => t.track_id), where });
-        say(`${a.title}: ${{ now: "playing now", next: "plays next", end: "added to the queue" }[where]}`, true);
-      } catch (err) { say(`queue: ${err.message}`); }
-    });
-    box.append(b);
-  }
-  return box;
 }
 
 let aimTimer = null;
