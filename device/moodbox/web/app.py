@@ -58,6 +58,7 @@ class WebApp:
         self.feed = LiveFeed(core, self.prepare, redact_topic if sessions.password_required else None)
         self.camera_view = camera_view
         self.logins = LoginLimiter()
+        self._page = (STATIC / "index.html").read_text(encoding="utf-8")  # read once: it ships with the box
         self._covers: dict[int, bool] = {}  # track id -> has an embedded picture (the page asks only for those)
         browse = Browse(core, sessions)
         routes = [
@@ -141,8 +142,7 @@ class WebApp:
         state = await run_in_threadpool(self.full_state)
         data = json.dumps(state if self.private(request) else redact_state(state), separators=(",", ":"))
         data = data.replace("<", "\\u003c")  # nothing in it can end the script element
-        page = (STATIC / "index.html").read_text(encoding="utf-8").replace(INITIAL_STATE, INITIAL_STATE[:-11] + data
-                                                                            + "</script>", 1)
+        page = self._page.replace(INITIAL_STATE, INITIAL_STATE[:-11] + data + "</script>", 1)
         return Response(page, media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-cache"})
 
     async def static_file(self, request: Request) -> Response:

@@ -85,7 +85,6 @@ class LiveFeed:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changes: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
-        self.sent = 0
         mood = core.snapshot().get("mood") or {}
         if mood:
             self._add_mood(mood)
@@ -144,7 +143,6 @@ class LiveFeed:
                 public = sse(event, self._redact(event, payload)) if self._redact is not None else message
                 for page in list(self._pages):
                     page.put(message if page.private else public)
-                self.sent += 1
 
     # ----- on the core's threads -----
 
